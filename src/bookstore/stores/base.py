@@ -1,0 +1,161 @@
+"""The Store protocol: the only interface between Bookstore and object storage.
+
+Keys are plain strings relative to the store's root (its container/bucket and
+prefix); ``/`` is only meaningful as a listing delimiter. A key ending in ``/``
+is a legal (folder-marker) object on every store. Every method is async and
+never blocks the event loop; every failure is one of ``bookstore.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+#: User metadata is small by contract: Swift on ext4 keeps ~3.5 KB of xattrs per object.
+MAX_METADATA_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    key: str
+    size: int
+    last_modified: datetime  # timezone-aware, UTC
+    etag: str | None = None  # unquoted; an MD5 hex digest for plain objects on Swift/S3
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # lower-case keys
+
+
+@dataclass(frozen=True)
+class ListPage:
+    objects: list[ObjectMeta]
+    prefixes: list[str]  # "sub-folders": common prefixes, each ending with the delimiter
+
+
+@dataclass(frozen=True)
+class IfMatch:
+    """Put mode: overwrite only if the stored object's ETag is still ``etag``."""
+
+    etag: str
+
+
+PutMode = Literal["create", "overwrite"] | IfMatch
+Body = bytes | AsyncIterable[bytes]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What Bookstore needs from object storage, and nothing more."""
+
+    #: A short human description for logs: kind, location, never a credential.
+    description: str
+
+    async def head(self, key: str) -> ObjectMeta:
+        """Metadata of ``key``; NotFound if absent."""
+        ...
+
+    async def get(self, key: str) -> tuple[ObjectMeta, bytes]:
+        """Whole object and its metadata; NotFound if absent."""
+        ...
+
+    async def get_stream(
+        self, key: str, *, chunk_size: int = 1 << 20
+    ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
+        """Metadata, then the body in chunks; the object is never held whole in memory."""
+        ...
+
+    async def put(
+        self,
+        key: str,
+        data: Body,
+        *,
+        mode: PutMode = "overwrite",
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectMeta:
+        """Write ``key`` atomically (readers see the old or the new object, never a part).
+
+        ``create`` raises AlreadyExists if the key exists; ``IfMatch`` raises
+        PreconditionFailed if its ETag differs, NotFound if the key is gone.
+        An async iterable body is streamed, never buffered whole.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key``; deleting an absent key is not an error."""
+        ...
+
+    async def delete_many(self, keys: list[str]) -> None:
+        """Delete many keys, batched where the store allows; absent keys are ignored."""
+        ...
+
+    def list(self, prefix: str = "", *, delimiter: str | None = "/") -> AsyncIterator[ListPage]:
+        """Pages of objects (with full metadata) and common prefixes under ``prefix``.
+
+        With a delimiter, keys holding it after ``prefix`` are rolled up into
+        ``prefixes``; with ``None`` the listing is recursive. Keys come in
+        lexicographic order. An absent prefix yields one empty page.
+        """
+        ...
+
+    async def copy(self, src: str, dst: str) -> ObjectMeta:
+        """Server-side copy (no bytes through Bookstore), metadata included; returns dst's meta."""
+        ...
+
+    async def compose(
+        self, dst: str, parts: list[str], *, content_type: str | None = None
+    ) -> ObjectMeta:
+        """Write ``dst`` as the concatenation of ``parts`` (in order), atomically.
+
+        Server-side where the store can; otherwise streamed part by part.
+        The parts are left in place for the caller to delete.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release connections and worker threads."""
+        ...
+
+
+async def list_all(store: Store, prefix: str = "", *, delimiter: str | None = "/") -> ListPage:
+    """Every page of a listing, joined."""
+    objects: list[ObjectMeta] = []
+    prefixes: list[str] = []
+    async for page in store.list(prefix, delimiter=delimiter):
+        objects.extend(page.objects)
+        prefixes.extend(page.prefixes)
+    return ListPage(objects, prefixes)
+
+
+async def compose_by_streaming(
+    store: Store, dst: str, parts: list[str], *, content_type: str | None = None
+) -> ObjectMeta:
+    """``compose`` for stores without a server-side concatenation: one streamed put."""
+
+    async def body() -> AsyncIterator[bytes]:
+        for part in parts:
+            _, chunks = await store.get_stream(part)
+            async for chunk in chunks:
+                yield chunk
+
+    # Read the first part up front so a missing part fails before anything is written.
+    for part in parts[:1]:
+        await store.head(part)
+    return await store.put(dst, body(), content_type=content_type)
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Normalise user metadata (lower-case ASCII keys) and enforce the size contract."""
+    from ..errors import InvalidRequest
+
+    out = {str(k).lower(): str(v) for k, v in (metadata or {}).items()}
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in out.items())
+    if size > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"user metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}")
+    for k, v in out.items():
+        if not k.isascii() or not k.replace("-", "").replace("_", "").isalnum():
+            raise InvalidRequest(f"metadata key {k!r} must be ASCII letters, digits, - or _")
+        if not v.isascii() or not v.isprintable():
+            raise InvalidRequest(f"metadata value of {k!r} must be printable ASCII")
+    return out
