@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SWIFT_DIR  ?= .swift-aio
+SWIFT_PORT ?= 8080
+LAB_PORT   ?= 8888
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A local Swift, then JupyterLab with every notebook in its container `notebooks`.
+run: install
+	$(BIN)/bookstore swift-aio start --data-dir $(SWIFT_DIR) --port $(SWIFT_PORT)
+	@trap '$(BIN)/bookstore swift-aio stop --data-dir $(SWIFT_DIR)' EXIT; \
+	eval "$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))"; \
+	echo "Swift: $$ST_AUTH (try: eval \"\$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))\"; $(BIN)/swift list notebooks)"; \
+	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) \
+	  --ServerApp.contents_manager_class=bookstore.SwiftContentsManager \
+	  --SwiftContentsManager.container=notebooks
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: install
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	-$(BIN)/bookstore swift-aio stop --data-dir $(SWIFT_DIR)
+	rm -rf $(VENV) $(SWIFT_DIR) .pytest_cache

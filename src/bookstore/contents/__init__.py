@@ -1,0 +1,7 @@
+"""The Jupyter-facing layer: it knows the Store protocol and nothing below it."""
+
+from .checkpoints import BookstoreCheckpoints
+from .manager import BookstoreContentsManager
+from .presets import SwiftContentsManager
+
+__all__ = ["BookstoreCheckpoints", "BookstoreContentsManager", "SwiftContentsManager"]

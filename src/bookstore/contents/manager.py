@@ -1,0 +1,469 @@
+"""BookstoreContentsManager: Jupyter's contents API over any Store.
+
+Jupyter path ``a/b.ipynb`` is object key ``a/b.ipynb`` (the store adds its own
+container and prefix). Folders are pseudo-folders: the common prefixes of a
+delimiter listing, plus a zero-byte marker ``a/`` so an empty folder exists.
+``.bookstore/`` at the root is ours (checkpoints, staged uploads) and is never
+shown or writable through Jupyter. Nothing here touches the local disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import itertools
+import mimetypes
+from contextlib import aclosing
+from typing import Any
+
+import nbformat
+from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
+from tornado.web import HTTPError
+from traitlets import Any as AnyTrait
+from traitlets import Integer, Unicode, default
+
+from .. import errors
+from ..stores.base import ObjectMeta, Store, list_all
+from ..stores.registry import open_store
+from . import models
+from .bulk import copy_tree, delete_tree, move_tree
+from .checkpoints import BookstoreCheckpoints
+from .http import http_errors
+
+RESERVED = ".bookstore"
+UPLOADS_ROOT = f"{RESERVED}/uploads/"
+DIRECTORY_CONTENT_TYPE = "application/x-directory"
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def _upload_prefix(path: str) -> str:
+    return f"{UPLOADS_ROOT}{path}/"
+
+
+class BookstoreContentsManager(AsyncContentsManager):
+    """Notebooks, files and folders kept in object storage."""
+
+    store_url = Unicode(
+        "memory://",
+        config=True,
+        help="Where contents live: swift://CONTAINER/PREFIX, s3://BUCKET/PREFIX, "
+        "file:///DIR or memory://NAME. Store options go on the store's own class, "
+        "e.g. c.SwiftStore.auth_url.",
+    )
+    store = AnyTrait(help="The Store instance; built from store_url unless given.")
+    concurrency = Integer(
+        16, config=True, help="Parallel store requests for folder rename, copy and delete."
+    )
+
+    @default("store")
+    def _default_store(self) -> Store:
+        return open_store(self.store_url, parent=self)
+
+    @default("checkpoints_class")
+    def _default_checkpoints_class(self) -> type:
+        return BookstoreCheckpoints
+
+    def info_string(self) -> str:
+        return f"Serving notebooks from {self.store.description}"
+
+    # -- paths ---------------------------------------------------------------
+
+    def _norm(self, path: str) -> str:
+        path = (path or "").strip("/")
+        if path and any(part in ("", ".", "..") for part in path.split("/")):
+            raise HTTPError(400, f"Invalid path: {path!r}")
+        return path
+
+    def _hidden(self, path: str) -> bool:
+        return any(part.startswith(".") for part in path.split("/") if part)
+
+    def _reserved(self, path: str) -> bool:
+        return path.split("/", 1)[0] == RESERVED
+
+    def _check_readable(self, path: str) -> None:
+        if self._reserved(path) or (not self.allow_hidden and self._hidden(path)):
+            self.log.info("Refusing to serve hidden file or directory %r, via 404 Error", path)
+            raise HTTPError(404, f"No such file or directory: {path}")
+
+    def _check_writable(self, path: str, action: str) -> None:
+        if not path:
+            raise HTTPError(400, f"Cannot {action} the root folder")
+        if self._reserved(path):
+            raise HTTPError(400, f"Cannot {action} {path!r}: {RESERVED}/ is reserved by Bookstore")
+        if not self.allow_hidden and self._hidden(path):
+            raise HTTPError(400, f"Cannot {action} hidden file or directory {path!r}")
+
+    def _listable(self, name: str, parent: str) -> bool:
+        if not parent and name == RESERVED:
+            return False
+        if not self.allow_hidden and name.startswith("."):
+            return False
+        return self.should_list(name)
+
+    # -- existence -----------------------------------------------------------
+
+    async def _head(self, path: str) -> ObjectMeta | None:
+        try:
+            return await self.store.head(path)
+        except errors.NotFound:
+            return None
+
+    async def _is_dir(self, path: str) -> bool:
+        if not path:
+            return True
+        if await self._head(f"{path}/") is not None:
+            return True
+        async with aclosing(self.store.list(f"{path}/", delimiter="/")) as pages:
+            async for page in pages:
+                return bool(page.objects or page.prefixes)
+        return False
+
+    @http_errors
+    async def dir_exists(self, path: str) -> bool:
+        path = path.strip("/")
+        if path and (self._reserved(path) or (not self.allow_hidden and self._hidden(path))):
+            return False
+        return await self._is_dir(path)
+
+    @http_errors
+    async def file_exists(self, path: str = "") -> bool:
+        path = path.strip("/")
+        if not path or self._reserved(path):
+            return False
+        return await self._head(path) is not None
+
+    async def is_hidden(self, path: str) -> bool:
+        path = path.strip("/")
+        return self._hidden(path) or self._reserved(path)
+
+    async def _exists(self, path: str) -> bool:
+        return await self._head(path) is not None or await self._is_dir(path)
+
+    # -- reading -------------------------------------------------------------
+
+    @http_errors
+    async def get(
+        self,
+        path: str,
+        content: bool = True,
+        type: str | None = None,
+        format: str | None = None,
+        require_hash: bool = False,
+    ) -> dict[str, Any]:
+        path = self._norm(path)
+        self._check_readable(path)
+        if type not in (None, "directory", "file", "notebook"):
+            raise HTTPError(400, f"Unknown type {type!r}", reason="bad type")
+        if format not in (None, "text", "base64", "json"):
+            raise HTTPError(400, f"Unknown format {format!r}", reason="bad format")
+        if not path or type == "directory":
+            model = await self._dir_model(path, content)
+        else:
+            model = await self._entry_model(path, content, type, format, require_hash)
+        self.emit(data={"action": "get", "path": path})
+        return model
+
+    async def _entry_model(
+        self, path: str, content: bool, type: str | None, format: str | None, require_hash: bool
+    ) -> dict[str, Any]:
+        data: bytes | None = None
+        try:
+            if content:
+                meta, data = await self.store.get(path)
+            else:
+                meta = await self.store.head(path)
+        except errors.NotFound:
+            if not await self._is_dir(path):
+                raise HTTPError(404, f"No such file or directory: {path}") from None
+            if type is not None:
+                raise HTTPError(400, f"{path} is a directory, not a {type}", reason="bad type")
+            return await self._dir_model(path, content)
+
+        kind = type or models.entry_type(path)
+        model = models.object_model(path, meta, type=kind)
+        if data is not None:
+            if kind == "notebook":
+                self._fill_notebook(model, path, data)
+            else:
+                self._fill_file(model, path, data, format)
+        if require_hash:
+            digest = models.stored_hash(meta) if data is None else None
+            if digest is None:
+                if data is None:
+                    _, data = await self.store.get(path)
+                digest = hashlib.sha256(data).hexdigest()
+            model.update(hash=digest, hash_algorithm=models.HASH_ALGORITHM)
+        return model
+
+    def _fill_notebook(self, model: dict[str, Any], path: str, data: bytes) -> None:
+        validation_error: dict[str, Any] = {}
+        try:
+            nb = nbformat.reads(
+                data.decode("utf-8"), as_version=4, capture_validation_error=validation_error
+            )
+        except Exception as exc:
+            raise HTTPError(400, f"Unreadable Notebook: {path} {exc!r}") from exc
+        self.mark_trusted_cells(nb, path)
+        model.update(content=nb, format="json")
+        self.validate_notebook_model(model, validation_error)
+
+    def _fill_file(self, model: dict[str, Any], path: str, data: bytes, format: str | None) -> None:
+        if format in (None, "text"):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                if format == "text":
+                    raise HTTPError(
+                        400, f"{path} is not UTF-8 encoded", reason="bad format"
+                    ) from None
+            else:
+                model.update(content=text, format="text")
+                model["mimetype"] = model["mimetype"] or "text/plain"
+                return
+        model.update(content=base64.b64encode(data).decode("ascii"), format="base64")
+        model["mimetype"] = model["mimetype"] or "application/octet-stream"
+
+    async def _dir_model(self, path: str, content: bool) -> dict[str, Any]:
+        prefix = f"{path}/" if path else ""
+        if not content:
+            if path and not await self._is_dir(path):
+                await self._not_a_directory(path)
+            return models.directory_model(path)
+
+        listing = await list_all(self.store, prefix, delimiter="/")
+        marker: ObjectMeta | None = None
+        entries: list[dict[str, Any]] = []
+        for obj in listing.objects:
+            name = obj.key[len(prefix) :]
+            if not name:
+                marker = obj
+            elif self._listable(name, path):
+                entries.append(models.object_model(_join(path, name), obj))
+        for sub in listing.prefixes:
+            name = sub[len(prefix) : -1]
+            if name and self._listable(name, path):
+                entries.append(models.directory_model(_join(path, name)))
+        if path and marker is None and not listing.objects and not listing.prefixes:
+            await self._not_a_directory(path)
+        model = models.directory_model(path, marker.last_modified if marker else None)
+        model.update(content=entries, format="json")
+        return model
+
+    async def _not_a_directory(self, path: str) -> None:
+        if await self._head(path) is not None:
+            raise HTTPError(400, f"{path} is not a directory", reason="bad type")
+        raise HTTPError(404, f"No such file or directory: {path}")
+
+    # -- writing -------------------------------------------------------------
+
+    @http_errors
+    async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
+        path = self._norm(path)
+        self._check_writable(path, "save")
+        chunk = model.get("chunk")
+        if chunk in (None, 1):
+            self.run_pre_save_hooks(model=model, path=path)
+        kind = model.get("type")
+        if kind is None:
+            raise HTTPError(400, "No file type provided")
+        if "content" not in model and kind != "directory":
+            raise HTTPError(400, "No file content provided")
+        if chunk is not None:
+            return await self._save_chunk(model, path, chunk)
+
+        message = None
+        if kind == "notebook":
+            meta = await self._save_notebook(model, path)
+            message = model.get("message")
+        elif kind == "file":
+            data = self._decode(model["content"], model.get("format"), path)
+            meta = await self._put(path, data)
+        elif kind == "directory":
+            meta = await self._save_directory(path)
+        else:
+            raise HTTPError(400, f"Unhandled contents type: {kind}")
+
+        result = (
+            models.directory_model(path, meta.last_modified)
+            if kind == "directory"
+            else models.object_model(path, meta, type=kind)
+        )
+        if message:
+            result["message"] = message
+        self.run_post_save_hooks(model=result, os_path=path)
+        self.emit(data={"action": "save", "path": path})
+        return result
+
+    async def _put(self, path: str, data: bytes, content_type: str | None = None) -> ObjectMeta:
+        return await self.store.put(
+            path,
+            data,
+            content_type=content_type
+            or mimetypes.guess_type(path)[0]
+            or "application/octet-stream",
+            metadata={models.HASH_METADATA_KEY: hashlib.sha256(data).hexdigest()},
+        )
+
+    async def _save_notebook(self, model: dict[str, Any], path: str) -> ObjectMeta:
+        if not isinstance(model["content"], dict):
+            raise HTTPError(400, f"Notebook content for {path} must be a JSON object")
+        try:
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            validation_error: dict[str, Any] = {}
+            text = nbformat.writes(
+                nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error
+            )
+        except Exception as exc:
+            raise HTTPError(400, f"Invalid notebook content for {path}: {exc}") from exc
+        meta = await self._put(path, text.encode("utf-8"), models.NOTEBOOK_CONTENT_TYPE)
+        # As FileContentsManager: one checkpoint should always exist for notebooks.
+        if not await self.checkpoints.list_checkpoints(path):
+            await self.checkpoints.create_checkpoint(self, path)
+        self.validate_notebook_model(model, validation_error)
+        return meta
+
+    def _decode(self, content: Any, format: str | None, path: str) -> bytes:
+        if format not in ("text", "base64"):
+            raise HTTPError(400, "Must specify format of file contents as 'text' or 'base64'")
+        if not isinstance(content, str):
+            raise HTTPError(400, f"Content of {path} must be a string")
+        try:
+            if format == "text":
+                return content.encode("utf-8")
+            return base64.b64decode(content.encode("ascii"), validate=True)
+        except (UnicodeError, binascii.Error) as exc:
+            raise HTTPError(400, f"Encoding error saving {path}: {exc}") from exc
+
+    async def _save_directory(self, path: str) -> ObjectMeta:
+        if await self._head(path) is not None:
+            raise HTTPError(400, f"Not a directory: {path}")
+        return await self.store.put(f"{path}/", b"", content_type=DIRECTORY_CONTENT_TYPE)
+
+    async def _save_chunk(self, model: dict[str, Any], path: str, chunk: Any) -> dict[str, Any]:
+        """One request of a chunked upload (1, 2, ..., -1 for the last).
+
+        Each chunk is staged as its own object; the last one composes them into
+        the file in one atomic step, so no half-uploaded file is ever visible
+        and no chunk is held in memory beyond its own request.
+        """
+        if model["type"] != "file":
+            raise HTTPError(
+                400, f'File type "{model["type"]}" is not supported for large file transfer'
+            )
+        if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk == 0 or chunk < -1:
+            raise HTTPError(400, f"Invalid chunk number {chunk!r}")
+        data = self._decode(model["content"], model.get("format"), path)
+        staging = _upload_prefix(path)
+        if chunk == 1:  # a new upload replaces any abandoned one
+            await self.store.delete_many(await self._staged_parts(staging))
+        parts = [] if chunk == 1 else await self._staged_parts(staging)
+        number = chunk if chunk > 0 else len(parts) + 1
+        expected = [f"{staging}part-{n:08d}" for n in range(1, number)]
+        if parts[: number - 1] != expected and chunk != 1:
+            await self.store.delete_many(parts)
+            raise HTTPError(400, f"Upload of {path} lost a chunk (got {chunk}); upload it again")
+        part_key = f"{staging}part-{number:08d}"
+        part = await self.store.put(part_key, data)
+        if chunk != -1:
+            result = models.base_model(
+                path, type="file", last_modified=part.last_modified, size=None
+            )
+            result["mimetype"] = mimetypes.guess_type(path)[0]
+            return result
+
+        everything = [*expected, part_key]
+        meta = await self.store.compose(
+            path,
+            everything,
+            content_type=mimetypes.guess_type(path)[0] or "application/octet-stream",
+        )
+        await self.store.delete_many(everything)
+        result = models.object_model(path, meta, type="file")
+        self.run_post_save_hooks(model=result, os_path=path)
+        self.emit(data={"action": "save", "path": path})
+        return result
+
+    async def _staged_parts(self, staging: str) -> list[str]:
+        listing = await list_all(self.store, staging, delimiter="/")
+        return sorted(o.key for o in listing.objects if o.key[len(staging) :].startswith("part-"))
+
+    # -- delete, rename, copy ------------------------------------------------
+
+    @http_errors
+    async def delete_file(self, path: str) -> None:
+        path = self._norm(path)
+        self._check_writable(path, "delete")
+        if await self._head(path) is not None:
+            await self.store.delete(path)
+            return
+        # A folder: everything under it goes (as JupyterLab's delete of a folder does).
+        if not await delete_tree(self.store, f"{path}/"):
+            raise HTTPError(404, f"File or directory does not exist: {path}")
+
+    @http_errors
+    async def rename_file(self, old_path: str, new_path: str) -> None:
+        old_path, new_path = self._norm(old_path), self._norm(new_path)
+        if old_path == new_path:
+            return
+        self._check_writable(old_path, "rename")
+        self._check_writable(new_path, "rename to")
+        if new_path.startswith(f"{old_path}/"):
+            raise HTTPError(400, f"Cannot move {old_path} into itself")
+        if await self._exists(new_path):
+            raise HTTPError(409, f"File already exists: {new_path}")
+        if await self._head(old_path) is not None:
+            await self.store.copy(old_path, new_path)
+            await self.store.delete(old_path)
+            return
+        moved = await move_tree(
+            self.store, f"{old_path}/", f"{new_path}/", concurrency=self.concurrency
+        )
+        if not moved:
+            raise HTTPError(404, f"File or directory does not exist: {old_path}")
+
+    @http_errors
+    async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
+        path = self._norm(from_path)
+        self._check_readable(path)
+        from_dir, _, from_name = path.rpartition("/")
+        meta = await self._head(path)
+        if meta is None and not await self._is_dir(path):
+            raise HTTPError(404, f"No such file or directory: {path}")
+
+        target = from_dir if to_path is None else self._norm(to_path)
+        if await self._is_dir(target):
+            name = copy_pat.sub(".", from_name)
+            target = _join(target, await self.increment_filename(name, target, insert="-Copy"))
+        self._check_writable(target, "copy to")
+        if target == path or target.startswith(f"{path}/"):
+            raise HTTPError(400, f"Cannot copy {path} onto or into itself")
+
+        if meta is not None:
+            model = models.object_model(target, await self.store.copy(path, target))
+        else:
+            await copy_tree(self.store, f"{path}/", f"{target}/", concurrency=self.concurrency)
+            model = models.directory_model(target)
+        self.emit(data={"action": "copy", "path": target, "source_path": path})
+        return model
+
+    @http_errors
+    async def increment_filename(self, filename: str, path: str = "", insert: str = "") -> str:
+        """As ContentsManager.increment_filename, but one listing instead of a HEAD per try."""
+        path = path.strip("/")
+        prefix = f"{path}/" if path else ""
+        listing = await list_all(self.store, prefix, delimiter="/")
+        taken = {o.key[len(prefix) :] for o in listing.objects}
+        taken |= {p[len(prefix) : -1] for p in listing.prefixes}
+        basename, dot, ext = filename.rpartition(".")
+        if ext != "ipynb":
+            basename, dot, ext = filename.partition(".")
+        for i in itertools.count():
+            name = f"{basename}{f'{insert}{i}' if i else ''}{dot}{ext}"
+            if name not in taken:
+                return name
+        raise AssertionError("unreachable")

@@ -1,0 +1,59 @@
+"""Pure functions: object metadata -> Jupyter contents models."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import UTC, datetime
+from typing import Any
+
+from ..stores.base import ObjectMeta
+
+NOTEBOOK_CONTENT_TYPE = "application/x-ipynb+json"
+HASH_ALGORITHM = "sha256"
+#: user-metadata key holding the sha256 of the bytes we wrote, so require_hash needs no download
+HASH_METADATA_KEY = "sha256"
+
+
+def entry_type(path: str) -> str:
+    """'notebook' or 'file' by name, as FileContentsManager decides."""
+    return "notebook" if path.endswith(".ipynb") else "file"
+
+
+def base_model(path: str, *, type: str, last_modified: datetime, size: int | None) -> dict:
+    return {
+        "name": path.rsplit("/", 1)[-1],
+        "path": path,
+        "type": type,
+        "writable": True,
+        # Object stores keep no creation time; the last write is the best we know.
+        "created": last_modified,
+        "last_modified": last_modified,
+        "size": size,
+        "mimetype": None,
+        "content": None,
+        "format": None,
+        "hash": None,
+        "hash_algorithm": None,
+    }
+
+
+def object_model(path: str, meta: ObjectMeta, *, type: str | None = None) -> dict[str, Any]:
+    """A model without content for a file or notebook stored as ``meta``."""
+    kind = type or entry_type(path)
+    model = base_model(path, type=kind, last_modified=meta.last_modified, size=meta.size)
+    if kind == "file":
+        model["mimetype"] = mimetypes.guess_type(path)[0]
+    return model
+
+
+def directory_model(path: str, last_modified: datetime | None = None) -> dict[str, Any]:
+    """A model without content for a (pseudo-)folder; its time is unknown unless a marker has one."""
+    return base_model(
+        path, type="directory", last_modified=last_modified or datetime.now(UTC), size=None
+    )
+
+
+def stored_hash(meta: ObjectMeta) -> str | None:
+    """The sha256 we recorded at write time, if the object still carries it."""
+    value = meta.metadata.get(HASH_METADATA_KEY)
+    return value if value and len(value) == 64 else None

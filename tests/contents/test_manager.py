@@ -1,0 +1,339 @@
+"""BookstoreContentsManager over every store (fixture ``store``: a fresh, empty one)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import anyio
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from tornado.web import HTTPError
+
+from bookstore import BookstoreContentsManager
+from bookstore.stores.base import list_all
+
+@pytest.fixture
+def cm(store):
+    return BookstoreContentsManager(store=store)
+
+
+def nb_model(text: str = "print('hi')") -> dict:
+    nb = new_notebook(cells=[new_markdown_cell("# Title ü"), new_code_cell(text)])
+    return {"type": "notebook", "content": nb}
+
+
+async def status_of(coro) -> int:
+    with pytest.raises(HTTPError) as info:
+        await coro
+    return info.value.status_code
+
+
+async def names(cm, path: str = "") -> list[str]:
+    return sorted(m["name"] for m in (await cm.get(path))["content"])
+
+
+async def test_notebook_round_trip(cm):
+    saved = await cm.save(nb_model(), "a.ipynb")
+    assert saved["type"] == "notebook" and saved["content"] is None
+    model = await cm.get("a.ipynb")
+    assert model["type"] == "notebook" and model["format"] == "json"
+    assert model["content"].cells[1].source == "print('hi')"
+    assert model["last_modified"].tzinfo is not None
+    assert model["size"] == saved["size"] > 0
+    # Stored bytes are exactly what nbformat writes: other tools can read the object.
+    _, raw = await cm.store.get("a.ipynb")
+    stored = nbformat.reads(raw.decode(), as_version=4)
+    assert [(c.id, c.source) for c in stored.cells] == [
+        (c.id, c.source) for c in model["content"].cells
+    ]
+    assert "trusted" not in stored.cells[1].metadata  # trust lives in the notary, not the file
+
+
+async def test_text_and_binary_files(cm):
+    await cm.save({"type": "file", "format": "text", "content": "héllo\n"}, "notes.txt")
+    blob = bytes(range(256)) * 4
+    b64 = base64.b64encode(blob).decode()
+    await cm.save({"type": "file", "format": "base64", "content": b64}, "data.bin")
+
+    text = await cm.get("notes.txt")
+    assert (text["content"], text["format"], text["mimetype"]) == ("héllo\n", "text", "text/plain")
+    binary = await cm.get("data.bin")
+    assert binary["format"] == "base64" and base64.b64decode(binary["content"]) == blob
+    assert binary["mimetype"] == "application/octet-stream"
+    assert await status_of(cm.get("data.bin", format="text")) == 400
+    assert (await cm.get("notes.txt", format="base64"))["content"] == base64.b64encode(
+        "héllo\n".encode()
+    ).decode()
+
+
+async def test_bad_input_is_400_and_changes_nothing(cm):
+    await cm.save({"type": "file", "format": "text", "content": "keep"}, "f.txt")
+    bad = [
+        {"type": "file", "format": "base64", "content": "not base64!!"},
+        {"type": "file", "format": "text", "content": 42},
+        {"type": "file", "content": "no format"},
+        {"type": "notebook", "content": "not a dict"},
+        {"type": "notebook", "content": {"cells": "nope"}},
+        {"type": "wat", "content": ""},
+        {"content": "no type"},
+    ]
+    for model in bad:
+        assert await status_of(cm.save(model, "f.txt")) == 400, model
+    assert (await cm.get("f.txt"))["content"] == "keep"
+
+
+async def test_unreadable_notebook_is_400(cm):
+    await cm.store.put("broken.ipynb", b'{"cells": [ <<<<<<< HEAD')
+    with pytest.raises(HTTPError) as info:
+        await cm.get("broken.ipynb")
+    assert info.value.status_code == 400 and "Unreadable Notebook" in info.value.log_message
+
+
+async def test_type_checks(cm):
+    await cm.save(nb_model(), "d/n.ipynb")
+    await cm.save({"type": "directory"}, "d/sub")
+    assert await status_of(cm.get("d", type="file")) == 400
+    assert await status_of(cm.get("d/n.ipynb", type="directory")) == 400
+    assert await status_of(cm.get("missing.ipynb")) == 404
+    assert await status_of(cm.get("missing", type="directory")) == 404
+    assert (await cm.get("d", content=False))["type"] == "directory"
+    # A non-notebook name can still be read as a notebook when asked.
+    await cm.store.put("nb.json", nbformat.writes(new_notebook()).encode())
+    assert (await cm.get("nb.json", type="notebook"))["type"] == "notebook"
+
+
+async def test_folders_are_listed_with_one_listing(cm):
+    await cm.save({"type": "directory"}, "empty")
+    await cm.save(nb_model(), "x/y/deep.ipynb")  # parents exist implicitly
+    await cm.save({"type": "file", "format": "text", "content": ""}, "top.txt")
+    assert await names(cm) == ["empty", "top.txt", "x"]
+    assert await names(cm, "empty") == []
+    assert await names(cm, "x") == ["y"]
+    listing = await cm.get("x/y")
+    [entry] = listing["content"]
+    assert entry["path"] == "x/y/deep.ipynb" and entry["content"] is None
+    assert await cm.dir_exists("empty") and await cm.dir_exists("x/y")
+    assert not await cm.dir_exists("top.txt") and await cm.file_exists("top.txt")
+
+
+async def test_unicode_and_spaces_at_every_depth(cm):
+    path = "Données 2024/报告 草稿/ملاحظات 🚀/my notebook 多元.ipynb"
+    await cm.save(nb_model("x = 'ü'"), path)
+    model = await cm.get(path)
+    assert model["name"] == "my notebook 多元.ipynb"
+    assert model["content"].cells[1].source == "x = 'ü'"
+    assert await names(cm, "Données 2024/报告 草稿") == ["ملاحظات 🚀"]
+
+
+async def test_hidden_files(store):
+    cm = BookstoreContentsManager(store=store)
+    await store.put(".secret", b"s")
+    await store.put("d/.env", b"e")
+    assert await names(cm) == ["d"]
+    assert await names(cm, "d") == []
+    assert await status_of(cm.get(".secret")) == 404
+    assert await status_of(cm.save({"type": "directory"}, ".hidden")) == 400
+    assert await status_of(cm.delete(".secret")) == 400
+    assert await cm.is_hidden("d/.env")
+
+    open_cm = BookstoreContentsManager(store=store, allow_hidden=True)
+    assert await names(open_cm) == [".secret", "d"]
+    assert (await open_cm.get("d/.env"))["content"] == "e"
+
+
+async def test_bookstore_area_is_reserved(cm):
+    await cm.save(nb_model(), "a.ipynb")
+    await cm.create_checkpoint("a.ipynb")
+    cm.allow_hidden = True
+    assert ".bookstore" not in await names(cm)
+    assert await status_of(cm.get(".bookstore")) == 404
+    assert await status_of(cm.save({"type": "directory"}, ".bookstore/x")) == 400
+    assert await status_of(cm.delete(".bookstore")) == 400
+
+
+async def test_require_hash(cm):
+    await cm.save({"type": "file", "format": "text", "content": "abc"}, "h.txt")
+    expected = hashlib.sha256(b"abc").hexdigest()
+    for content in (True, False):
+        model = await cm.get("h.txt", content=content, require_hash=True)
+        assert (model["hash"], model["hash_algorithm"]) == (expected, "sha256")
+    assert (await cm.get("h.txt"))["hash"] is None
+    # Written by another tool: no stored hash, so it is computed from the bytes.
+    await cm.store.put("other.txt", b"xyz")
+    model = await cm.get("other.txt", content=False, require_hash=True)
+    assert model["hash"] == hashlib.sha256(b"xyz").hexdigest()
+    await cm.save(nb_model(), "n.ipynb")
+    _, raw = await cm.store.get("n.ipynb")
+    model = await cm.get("n.ipynb", content=False, require_hash=True)
+    assert model["hash"] == hashlib.sha256(raw).hexdigest()
+
+
+async def test_new_untitled_and_copy_names(cm):
+    first = await cm.new_untitled(type="notebook")
+    second = await cm.new_untitled(type="notebook")
+    folder = await cm.new_untitled(type="directory")
+    text = await cm.new_untitled(type="file", ext=".txt")
+    assert [first["name"], second["name"]] == ["Untitled.ipynb", "Untitled1.ipynb"]
+    assert (folder["name"], text["name"]) == ("Untitled Folder", "untitled.txt")
+
+    copy1 = await cm.copy("Untitled.ipynb")
+    copy2 = await cm.copy("Untitled.ipynb")
+    assert (copy1["name"], copy2["name"]) == ("Untitled-Copy1.ipynb", "Untitled-Copy2.ipynb")
+    assert (await cm.get(copy1["path"]))["content"] == (await cm.get("Untitled.ipynb"))["content"]
+    into = await cm.copy("Untitled.ipynb", "Untitled Folder")
+    assert into["path"] == "Untitled Folder/Untitled.ipynb"
+
+
+async def test_copy_folder(cm):
+    await cm.save(nb_model(), "proj/a.ipynb")
+    await cm.save({"type": "file", "format": "text", "content": "x"}, "proj/data/x.csv")
+    model = await cm.copy("proj")
+    assert model["path"] == "proj-Copy1" and model["type"] == "directory"
+    assert await names(cm, "proj-Copy1") == ["a.ipynb", "data"]
+    assert (await cm.get("proj-Copy1/data/x.csv"))["content"] == "x"
+    assert await status_of(cm.copy("proj", "proj/inner")) == 400
+
+
+async def test_rename_file_and_folder(cm):
+    await cm.save(nb_model(), "a.ipynb")
+    await cm.rename("a.ipynb", "b.ipynb")
+    assert await names(cm) == ["b.ipynb"]
+
+    for i in range(30):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"src/f{i}.txt")
+    await cm.save({"type": "directory"}, "src/empty")
+    await cm.save(nb_model(), "src/deep/n.ipynb")
+    await cm.rename("src", "dst")
+    assert not await cm.dir_exists("src")
+    assert len(await names(cm, "dst")) == 32
+    assert (await cm.get("dst/f7.txt"))["content"] == "7"
+    assert await cm.dir_exists("dst/empty")
+    # Renaming back leaves nothing behind.
+    await cm.rename("dst", "src")
+    assert await names(cm) == ["b.ipynb", "src"]
+
+
+async def test_rename_errors_change_nothing(cm):
+    await cm.save(nb_model(), "a.ipynb")
+    await cm.save(nb_model("other"), "b.ipynb")
+    await cm.save({"type": "directory"}, "d")
+    assert await status_of(cm.rename("a.ipynb", "b.ipynb")) == 409
+    assert await status_of(cm.rename("a.ipynb", "d")) == 409
+    assert await status_of(cm.rename("nope.ipynb", "c.ipynb")) == 404
+    assert await status_of(cm.rename("d", "d/inside")) == 400
+    assert (await cm.get("b.ipynb"))["content"].cells[1].source == "other"
+    assert await names(cm) == ["a.ipynb", "b.ipynb", "d"]
+
+
+async def test_delete_file_and_folder(cm):
+    await cm.save(nb_model(), "keep.ipynb")
+    await cm.save(nb_model(), "gone/a.ipynb")
+    await cm.save({"type": "directory"}, "gone/sub")
+    await cm.delete("gone")
+    assert await names(cm) == ["keep.ipynb"]
+    await cm.delete("keep.ipynb")
+    assert await names(cm) == []
+    assert await status_of(cm.delete("keep.ipynb")) == 404
+    assert await status_of(cm.delete("")) == 400
+    # Their checkpoints went with them.
+    assert (await list_all(cm.store, ".bookstore/", delimiter=None)).objects == []
+
+
+async def test_many_checkpoints(cm):
+    cm.checkpoints.max_checkpoints = 20
+    await cm.save(nb_model("v0"), "c.ipynb")  # a first save creates one checkpoint
+    ids = [(await cm.list_checkpoints("c.ipynb"))[0]["id"]]
+    for i in range(1, 25):
+        await cm.save(nb_model(f"v{i}"), "c.ipynb")
+        ids.append((await cm.create_checkpoint("c.ipynb"))["id"])
+    listed = await cm.list_checkpoints("c.ipynb")
+    assert [c["id"] for c in listed] == ids[::-1][:20]  # newest first, oldest pruned
+    assert all(a["last_modified"] >= b["last_modified"] for a, b in zip(listed, listed[1:]))
+
+    await cm.restore_checkpoint(ids[5], "c.ipynb")  # v5
+    assert (await cm.get("c.ipynb"))["content"].cells[1].source == "v5"
+    assert await status_of(cm.restore_checkpoint(ids[0], "c.ipynb")) == 404  # pruned
+    await cm.delete_checkpoint(ids[6], "c.ipynb")
+    assert ids[6] not in [c["id"] for c in await cm.list_checkpoints("c.ipynb")]
+
+    await cm.rename("c.ipynb", "folder/renamed.ipynb")
+    assert await cm.list_checkpoints("c.ipynb") == []
+    assert len(await cm.list_checkpoints("folder/renamed.ipynb")) == 19
+    await cm.rename("folder", "other")
+    assert len(await cm.list_checkpoints("other/renamed.ipynb")) == 19
+    await cm.delete("other/renamed.ipynb")
+    assert await cm.list_checkpoints("other/renamed.ipynb") == []
+
+
+async def test_checkpoint_ids_are_validated(cm):
+    await cm.save(nb_model(), "c.ipynb")
+    assert await status_of(cm.restore_checkpoint("../../c.ipynb", "c.ipynb")) == 400
+    assert await status_of(cm.delete_checkpoint("nope", "c.ipynb")) == 404
+
+
+async def test_chunked_upload_is_invisible_until_complete(cm):
+    parts = [bytes([i]) * 1000 + b"|" for i in range(5)]
+    for n, part in enumerate(parts, start=1):
+        chunk = -1 if n == len(parts) else n
+        model = {
+            "type": "file",
+            "format": "base64",
+            "chunk": chunk,
+            "content": base64.b64encode(part).decode(),
+        }
+        result = await cm.save(model, "up/big.bin")
+        if chunk != -1:
+            assert await status_of(cm.get("up/big.bin")) == 404
+            assert await names(cm) == []
+    assert result["size"] == sum(map(len, parts))
+    got = await cm.get("up/big.bin", format="base64")
+    assert base64.b64decode(got["content"]) == b"".join(parts)
+    staged = await list_all(cm.store, ".bookstore/uploads/", delimiter=None)
+    assert staged.objects == []
+
+
+async def test_chunk_out_of_order_is_refused(cm):
+    model = {"type": "file", "format": "text", "content": "x"}
+    await cm.save({**model, "chunk": 1}, "f.txt")
+    assert await status_of(cm.save({**model, "chunk": 3}, "f.txt")) == 400
+    assert await status_of(cm.save({**model, "chunk": 0}, "f.txt")) == 400
+    assert await status_of(cm.save({**model, "type": "notebook", "chunk": 2}, "f.txt")) == 400
+    assert await status_of(cm.get("f.txt")) == 404
+
+
+async def test_save_emits_events(cm):
+    seen: list[dict] = []
+
+    async def listener(logger, schema_id, data):
+        seen.append(dict(data))
+
+    cm.event_logger.add_listener(schema_id=cm.event_schema_id, listener=listener)
+    await cm.save(nb_model(), "e.ipynb")
+    await cm.rename("e.ipynb", "f.ipynb")
+    await cm.delete("f.ipynb")
+    await anyio.sleep(0.05)
+    actions = [(d["action"], d["path"]) for d in seen]
+    assert ("save", "e.ipynb") in actions
+    assert ("rename", "f.ipynb") in actions and ("delete", "f.ipynb") in actions
+
+
+async def test_trust(cm):
+    nb = new_notebook(cells=[new_code_cell("1", outputs=[])])
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", {"text/html": "<b>x</b>"})]
+    nb.cells[0].metadata.trusted = True  # the browser marks cells it ran
+    await cm.save({"type": "notebook", "content": nb}, "t.ipynb")
+    model = await cm.get("t.ipynb")
+    assert model["content"].cells[0].metadata.get("trusted") is True  # we signed it on save
+    nb.cells.append(new_code_cell("2"))
+    await cm.store.put("t.ipynb", nbformat.writes(nb).encode())  # changed by someone else
+    model = await cm.get("t.ipynb")
+    assert not model["content"].cells[0].metadata.get("trusted")
+    await cm.trust_notebook("t.ipynb")
+    assert (await cm.get("t.ipynb"))["content"].cells[0].metadata.get("trusted") is True
+
+
+async def test_info_string_names_store_but_no_secret(store):
+    cm = BookstoreContentsManager(store=store)
+    assert cm.info_string().startswith("Serving notebooks from ")
