@@ -6,4 +6,4 @@ same loop the Jupyter server under test uses. Fixtures are sync; one that must
 await does it with ``jp_asyncio_loop.run_until_complete``.
 """
 
-pytest_plugins = ["pytest_jupyter.jupyter_server", "kinds"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "fixtures_swift", "kinds"]

@@ -10,6 +10,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from tornado.httpclient import HTTPClientError
 
+
 @pytest.fixture
 def jp_server_config(store_config):
     url, options = store_config
@@ -89,8 +90,9 @@ async def test_errors_are_json_with_a_message(api, jp_serverapp):
     await api("PUT", "a.txt", {"type": "file", "format": "text", "content": "x"})
     code, body = await error_of(api("GET", "missing.ipynb"))
     assert code == 404 and "missing.ipynb" in body["message"]
-    code, body = await error_of(api("PUT", "a.txt", {"type": "file", "format": "base64",
-                                                     "content": "@@@"}))
+    code, body = await error_of(
+        api("PUT", "a.txt", {"type": "file", "format": "base64", "content": "@@@"})
+    )
     assert code == 400 and "a.txt" in body["message"] and not body.get("traceback")
     code, body = await error_of(api("PATCH", "nope.txt", {"path": "x.txt"}))
     assert code == 404

@@ -56,7 +56,9 @@ async def move_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurren
 
 async def copy_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:
     keys = await keys_under(store, src_prefix)
-    await copy_keys(store, [(k, dst_prefix + k[len(src_prefix) :]) for k in keys], concurrency=concurrency)
+    await copy_keys(
+        store, [(k, dst_prefix + k[len(src_prefix) :]) for k in keys], concurrency=concurrency
+    )
     return len(keys)
 
 

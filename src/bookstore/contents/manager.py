@@ -224,7 +224,8 @@ class BookstoreContentsManager(AsyncContentsManager):
                 model.update(content=text, format="text")
                 model["mimetype"] = model["mimetype"] or "text/plain"
                 return
-        model.update(content=base64.b64encode(data).decode("ascii"), format="base64")
+        # encodebytes (lines of 76) as FileContentsManager answers, byte for byte
+        model.update(content=base64.encodebytes(data).decode("ascii"), format="base64")
         model["mimetype"] = model["mimetype"] or "application/octet-stream"
 
     async def _dir_model(self, path: str, content: bool) -> dict[str, Any]:
