@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 
 import anyio
 import nbformat
@@ -250,7 +251,7 @@ async def test_many_checkpoints(cm):
         ids.append((await cm.create_checkpoint("c.ipynb"))["id"])
     listed = await cm.list_checkpoints("c.ipynb")
     assert [c["id"] for c in listed] == ids[::-1][:20]  # newest first, oldest pruned
-    assert all(a["last_modified"] >= b["last_modified"] for a, b in zip(listed, listed[1:]))
+    assert all(a["last_modified"] >= b["last_modified"] for a, b in itertools.pairwise(listed))
 
     await cm.restore_checkpoint(ids[5], "c.ipynb")  # v5
     assert (await cm.get("c.ipynb"))["content"].cells[1].source == "v5"

@@ -180,7 +180,9 @@ class BookstoreContentsManager(AsyncContentsManager):
             if not await self._is_dir(path):
                 raise HTTPError(404, f"No such file or directory: {path}") from None
             if type is not None:
-                raise HTTPError(400, f"{path} is a directory, not a {type}", reason="bad type")
+                raise HTTPError(
+                    400, f"{path} is a directory, not a {type}", reason="bad type"
+                ) from None
             return await self._dir_model(path, content)
 
         kind = type or models.entry_type(path)

@@ -47,7 +47,7 @@ def object_model(path: str, meta: ObjectMeta, *, type: str | None = None) -> dic
 
 
 def directory_model(path: str, last_modified: datetime | None = None) -> dict[str, Any]:
-    """A model without content for a (pseudo-)folder; its time is unknown unless a marker has one."""
+    """A model without content for a pseudo-folder: its time is unknown without a marker."""
     return base_model(
         path, type="directory", last_modified=last_modified or datetime.now(UTC), size=None
     )
