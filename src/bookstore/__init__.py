@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from .contents import BookstoreCheckpoints, BookstoreContentsManager, SwiftContentsManager
-
 __version__ = "0.1.0"
+
+# Public names -> the module defining them. Imported on first use (PEP 562), so
+# `bookstore swift-aio` and the Swift server process don't pay for nbformat.
+_LAZY = {
+    "BookstoreCheckpoints": "bookstore.contents",
+    "BookstoreContentsManager": "bookstore.contents",
+    "SwiftContentsManager": "bookstore.contents",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bookstore' has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import BookstoreApp
 
     return [{"module": "bookstore", "app": BookstoreApp}]
-
-
-__all__ = [
-    "BookstoreCheckpoints",
-    "BookstoreContentsManager",
-    "SwiftContentsManager",
-    "__version__",
-]

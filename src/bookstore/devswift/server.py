@@ -1,0 +1,237 @@
+"""Run proxy, account, container and object servers in one eventlet process.
+
+    python -m bookstore.devswift.server --data-dir DIR [--port PORT] [--watch-pid PID]
+
+The config files must already be in DIR/etc (``bookstore.devswift.aio`` writes
+them). Started by ``bookstore swift-aio start``; never import this module from
+a process that is not meant to become the server: it monkey-patches eventlet.
+
+Swift's own ``run_server()`` resets the eventlet hub on each call, which silently
+stops servers started before it in the same process; so each WSGI app is built
+with ``swift.common.wsgi.loadapp`` and served by an ``eventlet.wsgi.server``
+greenthread, all under one hub.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from bookstore.devswift.config import DEVICE, HOST, PART_POWER, SERVERS, Layout
+
+EXIT_PORT_IN_USE = 3
+
+
+class StartupError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _StderrLogHandler(logging.StreamHandler):
+    """Replaces Swift's syslog handler: there is often no /dev/log, and Swift's
+    fallback (UDP to localhost:514) loses every line. stderr is the log file."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sys.__stderr__)
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
+        return f"{stamp} {super().format(record)}"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data) + "\n")
+    os.replace(tmp, path)
+
+
+def _remove_own(path: Path, pid: int) -> None:
+    """Remove a pid/state file only if it still names this process."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return
+    try:
+        owner = json.loads(text)["pid"] if text.lstrip().startswith("{") else int(text)
+    except (ValueError, KeyError, TypeError):
+        return
+    if owner == pid:
+        path.unlink(missing_ok=True)
+
+
+def _build_rings(layout: Layout, ports: dict[str, int]) -> None:
+    from swift.common.ring import RingBuilder
+
+    for server in SERVERS:
+        builder = RingBuilder(PART_POWER, 1, 0)
+        builder.add_dev(
+            {
+                "id": 0,
+                "region": 1,
+                "zone": 1,
+                "ip": HOST,
+                "port": ports[server],
+                "device": DEVICE,
+                "weight": 1.0,
+                "meta": "",
+            }
+        )
+        builder.rebalance(seed=1)
+        builder.get_ring().save(str(layout.ring(server)))
+
+
+def _listen(port: int) -> Any:
+    import eventlet
+
+    # No SO_REUSEPORT (Swift's default): a second server on the same port must
+    # fail here instead of silently sharing the port with the first one.
+    try:
+        return eventlet.listen((HOST, port), backlog=1024, reuse_port=False)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} on {HOST} is already in use; choose another one with --port "
+                "(--port 0 picks a free one)",
+                EXIT_PORT_IN_USE,
+            ) from None
+        raise
+
+
+def serve(layout: Layout, port: int, watch_pid: int | None = None) -> int:
+    started = time.monotonic()
+    pid = os.getpid()
+    layout.run.mkdir(parents=True, exist_ok=True)
+    layout.pid_file.write_text(f"{pid}\n")
+    layout.state_file.unlink(missing_ok=True)
+    try:
+        return _serve(layout, port, watch_pid, started, pid)
+    finally:
+        _remove_own(layout.state_file, pid)
+        _remove_own(layout.pid_file, pid)
+
+
+def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid: int) -> int:
+    # Like Swift's run_server: fixes log times to UTC, avoids stat(/etc/localtime).
+    os.environ["TZ"] = "UTC+0"
+    time.tzset()
+
+    # Swift before eventlet: importing swift silences eventlet's deprecation banner.
+    from swift.common import constraints, storage_policy, utils
+    from swift.common.utils import logs
+
+    utils.monkey_patch()
+    logs.ThreadSafeSysLogHandler = _StderrLogHandler
+
+    import eventlet
+    import eventlet.wsgi
+    from swift.common.http_protocol import SwiftHttpProtocol
+    from swift.common.wsgi import loadapp
+
+    proxy_sock = _listen(port)
+    backend_socks = {server: _listen(0) for server in SERVERS}
+    ports = {server: sock.getsockname()[1] for server, sock in backend_socks.items()}
+    _build_rings(layout, ports)
+
+    # Constraints and storage policies are read from swift_dir/swift.conf,
+    # not /etc/swift/swift.conf, once the swift dir is set before any app loads.
+    utils.set_swift_dir(str(layout.etc))
+    utils.validate_configuration()
+    constraints.reload_constraints()
+    storage_policy.reload_storage_policies()
+
+    warnings.filterwarnings("ignore", message="capitalize_response_headers is disabled")
+    server_kwargs = {
+        "protocol": SwiftHttpProtocol,
+        "socket_timeout": 60.0,
+        # s3api clients (AWS SDKs) need the "ETag" spelling.
+        "capitalize_response_headers": False,
+        "url_length_limit": constraints.MAX_REQUEST_LINE,
+        "log": utils.NullLogger(),  # proxy-logging writes the access log
+    }
+    threads = []
+    for server, sock in [*backend_socks.items(), ("proxy", proxy_sock)]:
+        app = loadapp(str(layout.conf(server)), global_conf={"log_name": f"{server}-server"})
+        pool = eventlet.GreenPool(1024)
+        threads.append(
+            eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
+        )
+
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    actual_port = proxy_sock.getsockname()[1]
+    _write_json(
+        layout.state_file,
+        {"pid": pid, "port": actual_port, "backend_ports": ports, "started": time.time()},
+    )
+    print(
+        f"swift-aio: ready on http://{HOST}:{actual_port} (pid {pid}, backends {ports}) "
+        f"in {time.monotonic() - started:.2f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    while not stopping:
+        eventlet.sleep(0.2)
+        if watch_pid is not None and not _pid_exists(watch_pid):
+            print(f"swift-aio: process {watch_pid} is gone, stopping", file=sys.stderr)
+            break
+        if any(thread.dead for thread in threads):
+            print("swift-aio: a server thread died, stopping", file=sys.stderr)
+            break
+
+    for thread in threads:
+        thread.kill()
+    for sock in [proxy_sock, *backend_socks.values()]:
+        sock.close()
+    print("swift-aio: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bookstore.devswift.server")
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--watch-pid", type=int, help="stop when this process exits")
+    args = parser.parse_args(argv)
+    layout = Layout(args.data_dir.resolve())
+    if not layout.conf("proxy").exists():
+        print(f"swift-aio: error: no config in {layout.etc}", file=sys.stderr)
+        return 2
+    try:
+        return serve(layout, args.port, args.watch_pid)
+    except StartupError as err:
+        print(f"swift-aio: error: {err}", file=sys.stderr, flush=True)
+        return err.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
