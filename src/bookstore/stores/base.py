@@ -15,6 +15,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 #: User metadata is small by contract: Swift on ext4 keeps ~3.5 KB of xattrs per object.
 MAX_METADATA_BYTES = 1024
+MAX_METADATA_NAME = 128
+MAX_METADATA_VALUE = 256
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,12 @@ async def compose_by_streaming(
 
 
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """Normalise user metadata (lower-case ASCII keys) and enforce the size contract."""
+    """Normalise user metadata (lower-case keys) and enforce the limits every store honours.
+
+    Names are ASCII letters, digits and ``-`` (Swift refuses ``_`` in header
+    names), at most ``MAX_METADATA_NAME`` bytes; values are printable ASCII of at
+    most ``MAX_METADATA_VALUE`` bytes (Swift's per-value cap).
+    """
     from ..errors import InvalidRequest
 
     out = {str(k).lower(): str(v) for k, v in (metadata or {}).items()}
@@ -154,8 +161,12 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     if size > MAX_METADATA_BYTES:
         raise InvalidRequest(f"user metadata is {size} bytes; the limit is {MAX_METADATA_BYTES}")
     for k, v in out.items():
-        if not k.isascii() or not k.replace("-", "").replace("_", "").isalnum():
-            raise InvalidRequest(f"metadata key {k!r} must be ASCII letters, digits, - or _")
+        if not k or not k.isascii() or not k.replace("-", "").isalnum():
+            raise InvalidRequest(f"metadata name {k!r} must be ASCII letters, digits or -")
+        if len(k) > MAX_METADATA_NAME:
+            raise InvalidRequest(f"metadata name {k[:20]!r}... is over {MAX_METADATA_NAME} bytes")
         if not v.isascii() or not v.isprintable():
             raise InvalidRequest(f"metadata value of {k!r} must be printable ASCII")
+        if len(v) > MAX_METADATA_VALUE:
+            raise InvalidRequest(f"metadata value of {k!r} is over {MAX_METADATA_VALUE} bytes")
     return out
