@@ -62,7 +62,7 @@ from ..errors import (
     Unavailable,
 )
 from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata
-from .memory import (
+from .keys import (
     DEFAULT_CONTENT_TYPE,
     RESERVED_SEGMENT_PREFIX,
     check_key,
@@ -419,6 +419,8 @@ class LocalStore(LoggingConfigurable):
         """Move the sealed temp file to ``key``'s name, honouring ``mode``."""
         path = self._path(key)
         with self._lock:
+            if os.path.islink(path):  # a person's symlink is neither followed nor replaced
+                raise InvalidRequest(f"{self.description}: {key!r} is a symbolic link")
             self._check_mode(key, mode)  # before makedirs: a new folder is no marker
             for attempt in range(5):
                 try:
@@ -596,6 +598,8 @@ class LocalStore(LoggingConfigurable):
     def _scan(self, dir_key: str) -> tuple[list[tuple[str, os.DirEntry[str]]], bool]:
         """The listable entries of a folder, sorted by key, and whether it is a marker."""
         directory = self._dir_path(dir_key)
+        if not self._within(directory):  # a symlinked folder leads outside the root
+            return [], False
         entries: list[tuple[str, os.DirEntry[str]]] = []
         seen_any = False
         explicit = False

@@ -1,0 +1,98 @@
+"""The one retry policy: which failures deserve another try, and how long to wait first.
+
+Stores turn their client's exceptions into ``bookstore.errors`` in one place; a failure
+worth retrying comes out of that place as ``Transient`` (an ``Unavailable`` that knows
+the server's ``Retry-After``). ``RetryPolicy.run`` retries exactly those, with capped
+exponential backoff and jitter, and gives up with a plain ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import anyio
+
+from ..errors import Unavailable
+
+T = TypeVar("T")
+
+#: HTTP statuses worth retrying: rate limiting and every 5xx except the two that
+#: say "this server will never do that" (501 Not Implemented, 505 Version Not Supported).
+RETRYABLE_STATUSES: frozenset[int] = frozenset({429, *range(500, 600)} - {501, 505})
+
+
+def is_retryable_status(status: int | None) -> bool:
+    return status in RETRYABLE_STATUSES
+
+
+class Transient(Unavailable):
+    """A failure that may pass if retried (connection error, 5xx, 429)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry ``retry_on`` failures up to ``max_attempts`` tries in all."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.25  # first backoff; doubles each try
+    max_delay: float = 8.0  # cap of the exponential backoff
+    max_retry_after: float = 30.0  # cap of a server's Retry-After
+    retry_on: tuple[type[BaseException], ...] = (Transient,)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to sleep after failed try number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        # "Equal jitter": at least half the backoff, so retries stay spread out
+        # even when many clients failed at the same instant.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    async def run(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        what: str = "request",
+        log: logging.Logger | None = None,
+    ) -> T:
+        """Await ``attempt()`` until it succeeds, fails for good, or tries run out."""
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await attempt()
+            except self.retry_on as exc:
+                if tries >= self.max_attempts:
+                    raise Unavailable(f"{exc} (gave up after {tries} attempts)") from exc
+                pause = self.delay(tries, getattr(exc, "retry_after", None))
+                if log is not None:
+                    log.info("%s failed (%s); retry %d in %.2fs", what, exc, tries, pause)
+            await anyio.sleep(pause)

@@ -1,0 +1,1072 @@
+"""SwiftStore: the Store protocol on OpenStack Swift, through python-swiftclient.
+
+How it fits together:
+
+- **Auth** is a seam: a ``SwiftAuth`` turns configuration into ``(storage_url, token)``.
+  One token is shared by every connection; a 401 drops it, authenticates again and
+  retries once. v1.0 (tempauth, swauth, the dev Swift) is here; Keystone and Rackspace
+  are other ``SwiftAuth``s and need nothing else to change.
+- **Threads**: swiftclient blocks and its ``Connection`` is not thread-safe. Every call
+  checks a ``Connection`` out of a small pool and runs it in an anyio worker thread,
+  at most ``workers`` at a time, so the event loop never waits on the network.
+- **Errors**: ``_errors()`` is the one place where swiftclient and requests exceptions
+  become ``bookstore.errors``. Failures worth retrying come out as ``retry.Transient``
+  and ``retry.RetryPolicy`` retries them; swiftclient's own retry loop is switched off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import math
+import os
+import uuid
+import weakref
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import requests
+import urllib3.exceptions
+from swiftclient.client import Connection, get_auth_1_0
+from swiftclient.exceptions import ClientException
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Float, Int, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from ..errors import (
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    StoreError,
+    Unauthenticated,
+    Unavailable,
+)
+from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
+from .keys import DEFAULT_CONTENT_TYPE, RESERVED_SEGMENT_PREFIX, check_key, prefix_can_match
+from .retry import RetryPolicy, Transient, is_retryable_status, parse_retry_after
+
+__all__ = ["SwiftAuth", "SwiftStore", "V1Auth"]
+
+T = TypeVar("T")
+
+META_PREFIX = "x-object-meta-"
+# Where compose keeps its short-lived SLO manifests, under the store's prefix.
+TEMP_DIR = f"{RESERVED_SEGMENT_PREFIX}tmp/"
+# Chunks queued between the event loop and a streaming upload's thread.
+UPLOAD_QUEUE_CHUNKS = 2
+# SLO serves segments under 1 MiB at 1 per second after the first 10 (its
+# rate_limit_under_size / rate_limit_after_segment defaults), so a server-side
+# compose of many small parts is far slower than streaming them.
+SLO_SMALL_SEGMENT = 1 << 20
+SLO_FREE_SMALL_SEGMENTS = 10
+BULK_DELETE_BATCH = 1000
+
+# Transport failures: the request may not have reached Swift, or its answer was lost.
+_TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+# Configuration mistakes that no retry fixes.
+_CONFIG_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.SSLError,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
+# --- auth seam ---------------------------------------------------------------------------
+
+
+class SwiftAuth(Protocol):
+    """Credentials -> a storage URL and a token. Blocking: called in a worker thread."""
+
+    #: Who and where, for error messages (user and auth URL): never a key or a token.
+    description: str
+
+    def authenticate(self) -> tuple[str, str]:
+        """A fresh ``(storage_url, token)``; raises swiftclient/requests errors."""
+        ...
+
+
+@dataclass
+class V1Auth:
+    """Swift's v1.0 auth (tempauth, swauth): ``GET auth_url`` with X-Auth-User/X-Auth-Key."""
+
+    auth_url: str
+    user: str
+    key: str = field(repr=False)
+    timeout: float | None = None
+    insecure: bool = False
+    cacert: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"user {self.user!r} at {self.auth_url}"
+
+    def authenticate(self) -> tuple[str, str]:
+        return get_auth_1_0(
+            self.auth_url,
+            self.user,
+            self.key,
+            timeout=self.timeout,
+            insecure=self.insecure,
+            cacert=self.cacert,
+        )
+
+
+# --- the store ---------------------------------------------------------------------------
+
+
+class SwiftStore(LoggingConfigurable):
+    """Objects in one Swift container, under an optional prefix."""
+
+    auth_url = Unicode(
+        help="Auth endpoint, e.g. http://host:8080/auth/v1.0 (default: $ST_AUTH)."
+    ).tag(config=True)
+    user = Unicode(help="Swift user, e.g. 'account:user' (default: $ST_USER).").tag(config=True)
+    key = Unicode(help="Swift key/password (default: $ST_KEY). Never logged.").tag(config=True)
+    auth_version = Unicode(help="Auth protocol: '1.0' (default: $ST_AUTH_VERSION or '1.0').").tag(
+        config=True
+    )
+    storage_url = Unicode(
+        "", help="Use this storage URL instead of the one auth returns (e.g. an internal endpoint)."
+    ).tag(config=True)
+    container = Unicode("notebooks", help="The Swift container holding the objects.").tag(
+        config=True
+    )
+    prefix = Unicode("", help="Object name prefix, e.g. 'alice/'; a trailing '/' is added.").tag(
+        config=True
+    )
+    create_container = Bool(True, help="Create the container on first use if it is missing.").tag(
+        config=True
+    )
+    workers = Int(
+        8,
+        help="Swift requests in flight at once (worker threads and pooled connections); "
+        "streaming uploads get as many again.",
+    ).tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for Swift to connect or answer.").tag(config=True)
+    retries = Int(4, help="Retries of a request that failed for a transient reason.").tag(
+        config=True
+    )
+    retry_backoff = Float(0.25, help="Seconds before the first retry; doubles each retry.").tag(
+        config=True
+    )
+    retry_max_backoff = Float(8.0, help="Cap of the retry backoff, seconds.").tag(config=True)
+    max_retry_after = Float(30.0, help="Cap of a server's Retry-After, seconds.").tag(config=True)
+    page_size = Int(10000, help="Objects per container listing request.").tag(config=True)
+    insecure = Bool(False, help="Skip TLS certificate verification.").tag(config=True)
+    cacert = Unicode(
+        None, allow_none=True, help="CA bundle for verifying Swift's TLS certificate."
+    ).tag(config=True)
+    auth = AnyTrait(
+        None, allow_none=True, help="A SwiftAuth object used instead of auth_url/user/key."
+    )
+
+    @default("auth_url")
+    def _auth_url_default(self) -> str:
+        return os.environ.get("ST_AUTH", "")
+
+    @default("user")
+    def _user_default(self) -> str:
+        return os.environ.get("ST_USER", "")
+
+    @default("key")
+    def _key_default(self) -> str:
+        return os.environ.get("ST_KEY", "")
+
+    @default("auth_version")
+    def _auth_version_default(self) -> str:
+        return os.environ.get("ST_AUTH_VERSION", "1.0")
+
+    @validate("prefix")
+    def _valid_prefix(self, proposal: Any) -> str:
+        prefix = proposal["value"].lstrip("/")
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    @validate("workers", "page_size")
+    def _at_least_one(self, proposal: Any) -> int:
+        return max(1, proposal["value"])
+
+    @classmethod
+    def from_url(
+        cls, location: str, prefix: str = "", *, parent: Any = None, **options: Any
+    ) -> SwiftStore:
+        """``swift://notebooks/alice`` -> container "notebooks", prefix "alice/"."""
+        if location:
+            options.setdefault("container", location)
+        if prefix:
+            options.setdefault("prefix", prefix)
+        return cls(parent=parent, **options)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._idle: list[Connection] = []
+        self._streams: weakref.WeakSet[_BodyStream] = weakref.WeakSet()
+        self._limiter = anyio.CapacityLimiter(self.workers)
+        # A streaming upload parks a thread that waits on the event loop for its body.
+        # Separate tokens keep such uploads from starving the short calls that may be
+        # feeding them (compose_by_streaming reads this very store).
+        self._upload_limiter = anyio.CapacityLimiter(self.workers)
+        self._auth_lock = anyio.Lock()
+        self._ready_lock = anyio.Lock()
+        self._auth_obj: SwiftAuth | None = None
+        self._url: str | None = None
+        self._token: str | None = None
+        self._ready = False
+        self._closed = False
+        self._caps: dict[str, Any] = {}
+        self._retry = RetryPolicy(
+            max_attempts=self.retries + 1,
+            base_delay=self.retry_backoff,
+            max_delay=self.retry_max_backoff,
+            max_retry_after=self.max_retry_after,
+        )
+
+    @property
+    def description(self) -> str:
+        where = self._url or self.storage_url or f"{self.auth_url or '?'} (not yet authenticated)"
+        return f"Swift container {self.container!r} (prefix {self.prefix!r}) at {where}"
+
+    def __repr__(self) -> str:
+        return f"<SwiftStore {self.description}>"
+
+    # --- protocol -------------------------------------------------------------------------
+
+    async def head(self, key: str) -> ObjectMeta:
+        name = self._name(key)
+        headers = await self._call(
+            lambda c: c.head_object(self.container, name), action="read", key=key
+        )
+        return _meta_from_headers(key, headers)
+
+    async def get(self, key: str) -> tuple[ObjectMeta, bytes]:
+        name = self._name(key)
+        headers, body = await self._call(
+            lambda c: c.get_object(self.container, name), action="read", key=key
+        )
+        return _meta_from_headers(key, headers), body
+
+    async def get_stream(
+        self, key: str, *, chunk_size: int = 1 << 20
+    ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
+        name = self._name(key)
+        await self._ensure_ready()
+
+        def op(c: Connection) -> Any:
+            return c.get_object(self.container, name, resp_chunk_size=chunk_size)
+
+        # The connection stays checked out until the body is read or closed.
+        (headers, body), conn = await self._retry.run(
+            partial(self._attempt, op, action="read", key=key), what=f"read {key!r}", log=self.log
+        )
+        stream = _BodyStream(self, conn, body, key)
+        self._streams.add(stream)
+        return _meta_from_headers(key, headers), stream
+
+    async def put(
+        self,
+        key: str,
+        data: Body,
+        *,
+        mode: PutMode = "overwrite",
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectMeta:
+        """Write ``key``; see ``Store.put``.
+
+        ``IfMatch``: Swift ignores If-Match on PUT, so this is HEAD, compare, PUT. A
+        writer that lands between our HEAD and our PUT is overwritten without a
+        PreconditionFailed; the window is one round trip. ``create`` sends
+        ``If-None-Match: *``, which Swift checks when a PUT starts: two creates whose
+        uploads overlap can both succeed (the later one wins).
+        """
+        name = self._name(key)
+        meta = check_metadata(metadata)
+        ctype = content_type or DEFAULT_CONTENT_TYPE
+        headers = {f"X-Object-Meta-{k}": v for k, v in meta.items()}
+        create = mode == "create"
+        if create:
+            headers["If-None-Match"] = "*"
+        elif isinstance(mode, IfMatch):
+            current = await self.head(key)
+            if (current.etag or "").lower() != mode.etag.strip('"').lower():
+                raise PreconditionFailed(
+                    f"{self._where(key)} changed: its ETag is {current.etag}, not {mode.etag}"
+                )
+        elif mode != "overwrite":
+            raise InvalidRequest(f"unknown put mode {mode!r}")
+
+        if isinstance(data, bytes | bytearray | memoryview):
+            body = bytes(data)
+            sent: list[str] = []  # our MD5, once per try
+
+            def op(c: Connection) -> dict[str, str]:
+                response: dict[str, Any] = {}
+                # Sending the MD5 lets Swift reject a body corrupted on the way.
+                sent.append(hashlib.md5(body, usedforsecurity=False).hexdigest())
+                c.put_object(
+                    self.container,
+                    name,
+                    body,
+                    etag=sent[-1],
+                    content_type=ctype,
+                    headers=headers,
+                    response_dict=response,
+                )
+                return response["headers"]
+
+            try:
+                got = await self._call(op, action="write", key=key, create=create)
+            except AlreadyExists:
+                # A retried create whose first try landed but lost its answer finds its
+                # own object: same bytes and metadata means it is ours.
+                if len(sent) < 2:
+                    raise
+                current = await self.head(key)
+                if (current.etag, dict(current.metadata)) != (sent[-1], meta):
+                    raise
+                return current
+            size = len(body)
+        else:
+            # A stream can't be replayed, so check what can be checked before sending
+            # it: an existing key (create), and the token (a HEAD re-authenticates).
+            if not isinstance(mode, IfMatch):  # that mode has just HEADed
+                try:
+                    await self.head(key)
+                    if create:
+                        raise AlreadyExists(f"{self._where(key)} already exists")
+                except NotFound:
+                    pass
+            got, size = await self._put_stream(key, name, data, ctype, headers, create)
+        return ObjectMeta(
+            key=key,
+            size=size,
+            last_modified=_header_time(got),
+            etag=_unquote(got.get("etag")),
+            content_type=ctype,
+            metadata=meta,
+        )
+
+    async def delete(self, key: str) -> None:
+        await self._delete_name(self._name(key), key)
+
+    async def delete_many(self, keys: list[str]) -> None:
+        keys = list(dict.fromkeys(keys))
+        names = [self._name(k) for k in keys]
+        if not names:
+            return
+        await self._ensure_ready()
+        bulk = self._caps.get("bulk_delete")
+        if bulk is None:  # middleware not installed: one DELETE per key
+            await self._each(self.delete, keys)  # keys were checked above
+            return
+        batch = min(BULK_DELETE_BATCH, int(bulk.get("max_deletes_per_request", 10000)))
+        for start in range(0, len(names), batch):
+            await self._bulk_delete(names[start : start + batch])
+
+    async def list(
+        self, prefix: str = "", *, delimiter: str | None = "/"
+    ) -> AsyncIterator[ListPage]:
+        if delimiter is not None and len(delimiter) != 1:
+            raise InvalidRequest(
+                f"Swift listings need a one-character delimiter, not {delimiter!r}"
+            )
+        if not prefix_can_match(prefix):
+            yield ListPage([], [])
+            return
+        marker: str | None = None
+        first = True
+        while True:
+            page, last, count = await self._call(
+                partial(self._list_page, self.prefix + prefix, delimiter, marker),
+                action="list",
+                key=prefix,
+            )
+            if count or first:
+                yield page
+            first = False
+            if count < self.page_size or last is None:
+                return
+            marker = last
+
+    async def copy(self, src: str, dst: str) -> ObjectMeta:
+        src_name, dst_name = self._name(src), self._name(dst)
+        await self._call(
+            lambda c: c.copy_object(self.container, src_name, f"/{self.container}/{dst_name}"),
+            action="copy",
+            key=src,
+        )
+        # A COPY answer has no user metadata: HEAD the copy for the whole truth.
+        return await self.head(dst)
+
+    async def compose(
+        self, dst: str, parts: list[str], *, content_type: str | None = None
+    ) -> ObjectMeta:
+        """Concatenate ``parts`` into ``dst`` inside Swift.
+
+        An SLO manifest over the parts is PUT at a temporary key and COPYed to ``dst``,
+        which makes ``dst`` a plain object holding the bytes; then only the manifest is
+        deleted (a plain DELETE), leaving the parts for the caller. Falls back to
+        streaming when SLO is off or most parts are small (SLO rate-limits those).
+        """
+        ctype = content_type or DEFAULT_CONTENT_TYPE
+        dst_name = self._name(dst)
+        metas = await self._each(self.head, parts)
+        segments = [m for m in metas if m.size > 0]  # SLO refuses empty segments
+        total = sum(m.size for m in segments)
+        await self._ensure_ready()
+        max_size = int(self._caps.get("swift", {}).get("max_file_size", 5 << 30))
+        if total > max_size:
+            raise InvalidRequest(
+                f"cannot compose {self._where(dst)}: {total} bytes is more than this "
+                f"Swift's largest object ({max_size} bytes)"
+            )
+        if not segments:
+            return await self.put(dst, b"", content_type=ctype)
+        if len(segments) == 1:
+            return await self._copy_fresh(segments[0].key, dst, ctype)
+        slo = self._caps.get("slo")
+        small = sum(1 for m in segments[:-1] if m.size < SLO_SMALL_SEGMENT)
+        if slo is None or small > SLO_FREE_SMALL_SEGMENTS:
+            return await compose_by_streaming(self, dst, parts, content_type=ctype)
+
+        per_manifest = int(slo.get("max_manifest_segments", 1000))
+        entries: list[dict[str, Any]] = [
+            {
+                "path": f"/{self.container}/{self.prefix}{m.key}",
+                "etag": m.etag,
+                "size_bytes": m.size,
+            }
+            for m in segments
+        ]
+        manifests: list[str] = []
+        try:
+            # More parts than one manifest may hold: manifests of manifests.
+            while len(entries) > 1:
+                level: list[dict[str, Any]] = []
+                for start in range(0, len(entries), per_manifest):
+                    name = f"{self.prefix}{TEMP_DIR}compose-{uuid.uuid4().hex}"
+                    manifests.append(name)
+                    await self._put_manifest(name, entries[start : start + per_manifest], ctype)
+                    level.append({"path": f"/{self.container}/{name}"})
+                entries = level
+            top = manifests[-1]
+            got = await self._call(
+                lambda c: _copy(c, self.container, top, dst_name, {"Content-Type": ctype}),
+                action="compose",
+                key=dst,
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._drop_temporaries(manifests)
+        if "etag" not in got or "last-modified" not in got:
+            return await self.head(dst)
+        return ObjectMeta(dst, total, _header_time(got), _unquote(got["etag"]), ctype, {})
+
+    async def close(self) -> None:
+        self._closed = True
+        for stream in list(self._streams):
+            stream.release(reuse=False)
+        while self._idle:
+            self._idle.pop().close()
+
+    # --- plumbing: auth, pool, threads, retries ---------------------------------------------
+
+    def _get_auth(self) -> SwiftAuth:
+        if self._auth_obj is None:
+            self._auth_obj = self.auth or self._auth_from_config()
+        return self._auth_obj
+
+    def _auth_from_config(self) -> SwiftAuth:
+        if self.auth_version not in ("1", "1.0"):
+            raise InvalidRequest(
+                f"SwiftStore.auth_version {self.auth_version!r} is not supported yet; use '1.0'"
+            )
+        if not (self.auth_url and self.user and self.key):
+            raise Unauthenticated(
+                "no Swift credentials: set c.SwiftStore.auth_url, .user and .key "
+                "(or ST_AUTH, ST_USER and ST_KEY)"
+            )
+        return V1Auth(
+            self.auth_url,
+            self.user,
+            self.key,
+            timeout=self.timeout,
+            insecure=self.insecure,
+            cacert=self.cacert,
+        )
+
+    async def _credentials(self) -> tuple[str, str]:
+        """The storage URL and the shared token, authenticating if there is none."""
+        if self._token is None:
+            async with self._auth_lock:  # one authentication, however many callers wait
+                if self._token is None:
+                    auth = self._get_auth()
+
+                    def authenticate() -> tuple[str, str]:
+                        with self._errors("authenticate", None):
+                            return auth.authenticate()
+
+                    url, token = await self._retry.run(
+                        partial(anyio.to_thread.run_sync, authenticate, limiter=self._limiter),
+                        what="authenticate",
+                        log=self.log,
+                    )
+                    self._url, self._token = self.storage_url or url, token
+        assert self._url is not None and self._token is not None
+        return self._url, self._token
+
+    def _checkout(self, url: str, token: str) -> Connection:
+        if self._closed:
+            raise Unavailable(f"{self.description} is closed")
+        if self._idle:
+            conn = self._idle.pop()
+            if conn.url != url:
+                conn.close()  # its HTTP session is bound to the old host
+        else:
+            conn = Connection(
+                retries=0,  # RetryPolicy retries; swiftclient's own loop would sleep in a thread
+                retry_on_ratelimit=False,
+                preauthurl=url,
+                preauthtoken=token,
+                timeout=self.timeout,
+                insecure=self.insecure,
+                cacert=self.cacert,
+            )
+        conn.url, conn.token = url, token
+        return conn
+
+    def _checkin(self, conn: Connection, reuse: bool) -> None:
+        if reuse and not self._closed and len(self._idle) < self.workers:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def _run(
+        self,
+        op: Callable[[Connection], T],
+        conn: Connection,
+        action: str,
+        key: str | None,
+        create: bool,
+    ) -> T:
+        """Worker-thread side of every call: the op, with its errors translated."""
+        with self._errors(action, key, create=create):
+            return op(conn)
+
+    async def _attempt(
+        self,
+        op: Callable[[Connection], T],
+        *,
+        action: str,
+        key: str | None = None,
+        create: bool = False,
+        limiter: anyio.CapacityLimiter | None = None,
+        reauth: bool = True,
+    ) -> tuple[T, Connection]:
+        """One try of ``op`` on a pooled connection, re-authenticating once on a 401.
+
+        Returns the connection with the result: the caller checks it back in.
+        """
+        rejected: Unauthenticated | None = None
+        for _ in range(2 if reauth else 1):
+            url, token = await self._credentials()
+            conn = self._checkout(url, token)
+            try:
+                result = await anyio.to_thread.run_sync(
+                    self._run, op, conn, action, key, create, limiter=limiter or self._limiter
+                )
+            except Unauthenticated as exc:
+                self._checkin(conn, reuse=True)
+                if self._token == token:  # others may have re-authenticated already
+                    self._token = None
+                rejected = exc
+                continue
+            except BaseException as exc:
+                # After an HTTP error the connection is still good; after anything else
+                # (transport error, cancellation mid-request) it is in an unknown state.
+                self._checkin(
+                    conn, reuse=isinstance(exc, StoreError) and not isinstance(exc, Unavailable)
+                )
+                raise
+            return result, conn
+        raise Unauthenticated(
+            f"Swift at {self._url} rejected the token of {self._get_auth().description}"
+            + (" even after re-authenticating" if reauth else "")
+        ) from rejected
+
+    async def _call(
+        self,
+        op: Callable[[Connection], T],
+        *,
+        action: str,
+        key: str | None = None,
+        create: bool = False,
+        ensure: bool = True,
+    ) -> T:
+        """Run ``op(connection)`` in a worker thread, with re-auth and retries."""
+        if ensure:
+            await self._ensure_ready()
+
+        async def once() -> T:
+            result, conn = await self._attempt(op, action=action, key=key, create=create)
+            self._checkin(conn, reuse=True)
+            return result
+
+        return await self._retry.run(once, what=f"Swift {action} {key or ''}", log=self.log)
+
+    async def _ensure_ready(self) -> None:
+        """Once per store: learn the cluster's limits, make sure the container exists."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                self._caps = await self._call(
+                    lambda c: c.get_capabilities(c.url), action="read /info of", ensure=False
+                )
+            except StoreError as exc:  # /info can be disabled; then assume the minimum
+                self.log.warning("Swift /info unavailable (%s): no bulk delete, no SLO", exc)
+                self._caps = {}
+            try:
+                await self._call(
+                    lambda c: c.head_container(self.container), action="check", ensure=False
+                )
+            except NotFound as exc:
+                if not self.create_container:
+                    raise NotFound(
+                        f"Swift container {self.container!r} does not exist at {self._url} "
+                        "(create it, or set SwiftStore.create_container = True)"
+                    ) from exc
+                await self._call(
+                    lambda c: c.put_container(self.container), action="create", ensure=False
+                )
+                self.log.info("Created Swift container %r at %s", self.container, self._url)
+            self._ready = True
+
+    async def _each(self, fn: Callable[[str], Any], keys: list[str]) -> list[Any]:
+        """``fn(key)`` for every key concurrently (the worker limiter bounds the threads)."""
+        results: list[Any] = [None] * len(keys)
+
+        async def one(i: int, key: str) -> None:
+            results[i] = await fn(key)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for i, key in enumerate(keys):
+                    tg.start_soon(one, i, key)
+        except BaseExceptionGroup as group:
+            # Callers expect one bookstore error, not a group: raise the first.
+            raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
+        return results
+
+    # --- plumbing: operations ---------------------------------------------------------------
+
+    def _list_page(
+        self, prefix: str, delimiter: str | None, marker: str | None, c: Connection
+    ) -> tuple[ListPage, str | None, int]:
+        """One listing request, turned into a page in the worker thread (big JSON)."""
+        _, entries = c.get_container(
+            self.container,
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=marker,
+            limit=self.page_size,
+            full_listing=False,
+        )
+        cut = len(self.prefix)
+        objects, prefixes = [], []
+        for entry in entries:
+            if "subdir" in entry:
+                prefixes.append(entry["subdir"][cut:])
+            else:
+                objects.append(_meta_from_listing(entry["name"][cut:], entry))
+        last = entries[-1].get("name", entries[-1].get("subdir")) if entries else None
+        return ListPage(objects, prefixes), last, len(entries)
+
+    async def _bulk_delete(self, names: list[str]) -> None:
+        """One bulk-delete request; absent objects are fine, any other failure is not."""
+        body = "\n".join(quote(f"/{self.container}/{n}") for n in names).encode()
+        headers = {"Content-Type": "text/plain", "Accept": "application/json"}
+
+        def op(c: Connection) -> None:
+            _, raw = c.post_account(headers, query_string="bulk-delete", data=body)
+            # Swift answers 200 at once and reports the outcome in the (JSON) body.
+            try:
+                result = json.loads(raw)
+            except ValueError as exc:
+                raise Transient(f"Swift bulk delete sent no JSON: {_short(raw)}") from exc
+            errors = [
+                (path, status)
+                for path, status in result.get("Errors") or []
+                if not status.startswith("404")
+            ]
+            if errors:
+                path, status = errors[0]
+                raise _status_error(
+                    int(status.split()[0]),
+                    f"Swift bulk delete failed for {len(errors)} object(s), e.g. {path}: {status}",
+                )
+            status = result.get("Response Status", "200 OK")
+            if not status.startswith(("2", "404")):
+                raise _status_error(int(status.split()[0]), f"Swift bulk delete failed: {status}")
+
+        await self._call(op, action="bulk delete", key=None)
+
+    async def _put_stream(
+        self,
+        key: str,
+        name: str,
+        chunks: AsyncIterable[bytes],
+        content_type: str,
+        headers: dict[str, str],
+        create: bool,
+    ) -> tuple[dict[str, str], int]:
+        """PUT with a chunked body fed from the event loop, a few chunks at a time.
+
+        A task on the loop pumps ``chunks`` into a small queue; swiftclient, in a worker
+        thread, reads the queue through ``from_thread.run``. If the body fails or the put
+        is cancelled, the thread's iterator raises, the request is cut off before its
+        last chunk, and Swift stores nothing.
+        """
+        send, receive = anyio.create_memory_object_stream[bytes](UPLOAD_QUEUE_CHUNKS)
+        state = _Upload()
+
+        async def pump() -> None:
+            with send:
+                try:
+                    async for chunk in chunks:
+                        if chunk:
+                            await send.send(bytes(chunk))
+                    state.complete = True
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    pass  # the upload stopped reading: it failed and says why
+                except Exception as exc:  # the caller's body failed: abort, re-raise below
+                    state.body_error = exc
+                finally:
+                    if not state.complete and hasattr(chunks, "aclose"):
+                        with anyio.CancelScope(shield=True):
+                            await chunks.aclose()
+
+        def body() -> Iterator[bytes]:
+            while True:
+                try:
+                    chunk = anyio.from_thread.run(receive.receive)
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    if state.complete:
+                        return
+                    raise _BodyAborted from None
+                state.size += len(chunk)
+                yield chunk
+
+        def op(c: Connection) -> dict[str, str]:
+            response: dict[str, Any] = {}
+            c.put_object(
+                self.container,
+                name,
+                body(),
+                content_type=content_type,
+                headers=headers,
+                response_dict=response,
+            )
+            return response["headers"]
+
+        async def upload() -> None:
+            try:
+                state.headers, conn = await self._attempt(
+                    op,
+                    action="write",
+                    key=key,
+                    create=create,
+                    limiter=self._upload_limiter,
+                    reauth=False,  # a consumed stream can't be sent again
+                )
+                self._checkin(conn, reuse=True)
+            except (_BodyAborted, StoreError) as exc:
+                state.upload_error = exc
+            finally:
+                receive.close()
+                tg.cancel_scope.cancel()  # stop a producer still waiting for its data
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump)
+            tg.start_soon(upload)
+        if state.body_error is not None:
+            raise state.body_error
+        if isinstance(state.upload_error, _BodyAborted):
+            raise Unavailable(f"upload of {self._where(key)} was cut off")
+        if state.upload_error is not None:
+            raise state.upload_error
+        assert state.headers is not None
+        return state.headers, state.size
+
+    async def _put_manifest(self, name: str, segments: list[dict[str, Any]], ctype: str) -> None:
+        manifest = json.dumps(segments).encode()  # ASCII: non-ASCII names are \u-escaped
+        await self._call(
+            lambda c: c.put_object(
+                self.container,
+                name,
+                manifest,
+                content_type=ctype,
+                query_string="multipart-manifest=put",
+            ),
+            action="write manifest",
+            key=name[len(self.prefix) :],
+        )
+
+    async def _copy_fresh(self, src: str, dst: str, ctype: str) -> ObjectMeta:
+        """Server-side copy without the source's user metadata (compose of one part)."""
+        src_name, dst_name = self._name(src), self._name(dst)
+        await self._call(
+            lambda c: _copy(
+                c, self.container, src_name, dst_name, {"Content-Type": ctype}, fresh=True
+            ),
+            action="compose",
+            key=dst,
+        )
+        return await self.head(dst)
+
+    async def _delete_name(self, name: str, key: str) -> None:
+        try:
+            await self._call(
+                lambda c: c.delete_object(self.container, name), action="delete", key=key
+            )
+        except NotFound:
+            pass
+
+    async def _drop_temporaries(self, names: list[str]) -> None:
+        for name in names:
+            try:
+                await self._delete_name(name, name[len(self.prefix) :])
+            except StoreError as exc:  # leftovers are harmless: log and go on
+                self.log.warning("could not delete temporary %r: %s", name, exc)
+
+    # --- plumbing: names and errors ---------------------------------------------------------
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    def _where(self, key: str | None) -> str:
+        place = f"Swift container {self.container!r}"
+        if key is None:
+            return place
+        return f"{key!r} in {place}" + (f" (prefix {self.prefix!r})" if self.prefix else "")
+
+    @contextmanager
+    def _errors(self, action: str, key: str | None, *, create: bool = False) -> Iterator[None]:
+        """The one translation of swiftclient/requests failures into bookstore errors."""
+        try:
+            yield
+        except ClientException as exc:
+            raise self._client_error(exc, action, key, create) from exc
+        except _CONFIG_ERRORS as exc:
+            raise Unavailable(f"cannot {action} {self._where(key)}: {exc}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            where = self._url or self.storage_url or self.auth_url
+            raise Transient(
+                f"cannot {action} {self._where(key)}: Swift at {where} is unreachable "
+                f"({type(exc).__name__})"
+            ) from exc
+
+    def _client_error(
+        self, exc: ClientException, action: str, key: str | None, create: bool
+    ) -> StoreError:
+        status = exc.http_status
+        reason = f"{status} {exc.http_reason or ''}".strip()
+        where = self._where(key)
+        if action == "authenticate":
+            if status is not None and 400 <= status < 500:
+                return Unauthenticated(
+                    f"Swift rejected the credentials of {self._get_auth().description} ({reason})"
+                )
+        if status == 404:
+            return NotFound(f"{where}: not found")
+        if status == 412 and create:
+            return AlreadyExists(f"{where} already exists")
+        if status == 401:
+            return Unauthenticated(f"Swift rejected the token ({action} {where})")
+        if status is None:  # swiftclient's own complaint, e.g. an unsupported URL scheme
+            return Unavailable(f"cannot {action} {where}: {exc.msg}")
+        if not is_retryable_status(status):
+            detail = _short(exc.http_response_content)
+            return _status_error(status, f"cannot {action} {where}: Swift said {reason}{detail}")
+        headers = exc.http_response_headers or {}
+        return Transient(
+            f"cannot {action} {where}: Swift said {reason}",
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+class _BodyAborted(Exception):
+    """Raised inside swiftclient's body iterator to cut an upload off."""
+
+
+@dataclass
+class _Upload:
+    complete: bool = False
+    size: int = 0
+    headers: dict[str, str] | None = None
+    body_error: Exception | None = None
+    upload_error: Exception | None = None
+
+
+class _BodyStream:
+    """A GET body read chunk by chunk in worker threads; holds its connection until done."""
+
+    def __init__(self, store: SwiftStore, conn: Connection, body: Any, key: str) -> None:
+        self._store, self._conn, self._body, self._key = store, conn, body, key
+
+    def __aiter__(self) -> _BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        body = self._body
+        if body is None:
+            raise StopAsyncIteration
+        try:
+            chunk = await anyio.to_thread.run_sync(
+                self._store._run,
+                lambda _c: next(body, b""),
+                self._conn,
+                "read",
+                self._key,
+                False,
+                limiter=self._store._limiter,
+            )
+        except BaseException:
+            self.release(reuse=False)
+            raise
+        if not chunk:
+            self.release(reuse=True)  # fully read: the connection is clean
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        self.release(reuse=False)
+
+    def release(self, *, reuse: bool) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            if not reuse:
+                body.close()
+            self._store._checkin(self._conn, reuse)
+
+    def __del__(self) -> None:
+        if self._body is not None:  # dropped half-read: close the socket, don't pool it
+            self._body = None
+            self._conn.close()
+
+
+def _copy(
+    c: Connection,
+    container: str,
+    src: str,
+    dst: str,
+    headers: dict[str, str],
+    *,
+    fresh: bool = False,
+) -> dict[str, str]:
+    response: dict[str, Any] = {}
+    c.copy_object(
+        container,
+        src,
+        f"/{container}/{dst}",
+        headers=headers,
+        fresh_metadata=True if fresh else None,
+        response_dict=response,
+    )
+    return response.get("headers", {})
+
+
+_STATUS_ERRORS: dict[int, type[StoreError]] = {
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: PreconditionFailed,  # Swift: a newer write or delete won the race
+    412: PreconditionFailed,
+}
+
+
+def _status_error(status: int, message: str) -> StoreError:
+    if is_retryable_status(status):
+        return Transient(message)
+    if status in _STATUS_ERRORS:
+        return _STATUS_ERRORS[status](message)
+    if 400 <= status < 500:  # 400, 411, 413, 416, 422, ...
+        return InvalidRequest(message)
+    return Unavailable(message)
+
+
+def _short(content: Any) -> str:
+    if not content:
+        return ""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    text = " ".join(text.replace("<", " <").split())
+    return f": {text[:200]}"
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+def _ceil_second(when: datetime) -> datetime:
+    return when.replace(microsecond=0) + timedelta(seconds=1) if when.microsecond else when
+
+
+def _header_time(headers: Mapping[str, str]) -> datetime:
+    """Last-Modified of a response: Swift rounds the write time up to the second."""
+    if value := headers.get("last-modified"):
+        return parsedate_to_datetime(value).astimezone(UTC)
+    if value := headers.get("x-timestamp"):
+        return datetime.fromtimestamp(math.ceil(float(value)), UTC)
+    return datetime.now(UTC)
+
+
+def _meta_from_headers(key: str, headers: Mapping[str, str]) -> ObjectMeta:
+    return ObjectMeta(
+        key=key,
+        size=int(headers.get("content-length", 0)),
+        last_modified=_header_time(headers),
+        etag=_unquote(headers.get("etag")),
+        content_type=headers.get("content-type"),
+        metadata={
+            k[len(META_PREFIX) :]: v
+            for k, v in headers.items()
+            if k.lower().startswith(META_PREFIX)
+        },
+    )
+
+
+def _meta_from_listing(key: str, entry: Mapping[str, Any]) -> ObjectMeta:
+    # Listings carry the exact write time; round it up like Last-Modified so that
+    # list, head and put agree on an object's time.
+    when = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC)
+    return ObjectMeta(
+        key=key,
+        size=int(entry["bytes"]),
+        last_modified=_ceil_second(when),
+        etag=entry.get("hash"),
+        content_type=entry.get("content_type"),
+    )
