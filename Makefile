@@ -23,7 +23,7 @@ run: install
 	@trap '$(BIN)/bookstore swift-aio stop --data-dir $(SWIFT_DIR)' EXIT; \
 	eval "$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))"; \
 	echo "Swift: $$ST_AUTH (try: eval \"\$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))\"; $(BIN)/swift list notebooks)"; \
-	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) \
+	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
 	  --ServerApp.contents_manager_class=bookstore.SwiftContentsManager \
 	  --SwiftContentsManager.container=notebooks
 

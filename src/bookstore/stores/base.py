@@ -115,6 +115,11 @@ class Store(Protocol):
         """
         ...
 
+    async def connect(self) -> None:
+        """Authenticate and make sure the container/bucket exists (or raise), once at start,
+        so a misconfiguration is reported before the first request."""
+        ...
+
     async def close(self) -> None:
         """Release connections and worker threads."""
         ...

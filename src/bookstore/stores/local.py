@@ -699,5 +699,8 @@ class LocalStore(LoggingConfigurable):
             if not pending:
                 return
 
+    async def connect(self) -> None:
+        """Nothing to reach: the data is here."""
+
     async def close(self) -> None:
         """Nothing to release: every file is closed after each call."""

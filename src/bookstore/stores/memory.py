@@ -265,5 +265,8 @@ class MemoryStore(LoggingConfigurable):
             data = b"".join(self._lookup(part).data for part in parts)
         return self._commit(dst, data, "overwrite", content_type, {})
 
+    async def connect(self) -> None:
+        """Nothing to reach: the data is here."""
+
     async def close(self) -> None:
         """Nothing to release: the objects stay while any store holds the space."""
