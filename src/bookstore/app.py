@@ -43,6 +43,7 @@ class BookstoreApp(ExtensionApp):
             return
         try:
             await cm.store.connect()
+            await cm.resume_renames()
         except errors.Unavailable as exc:
             self.log.warning("Bookstore: the store is unavailable for now (%s); will retry", exc)
             return

@@ -338,3 +338,58 @@ async def test_trust(cm):
 async def test_info_string_names_store_but_no_secret(store):
     cm = BookstoreContentsManager(store=store)
     assert cm.info_string().startswith("Serving notebooks from ")
+
+
+async def test_folder_rename_interrupted_is_finished_on_restart(store, jp_asyncio_loop):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(12):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i:02d}.txt")
+    await cm.save(nb_model(), "proj/n.ipynb")
+    await cm.create_checkpoint("proj/n.ipynb")
+
+    copies = 0
+    real_copy = store.copy
+
+    async def copy_then_die(src, dst):
+        nonlocal copies
+        copies += 1
+        if copies == 5:
+            await anyio.sleep_forever()  # the server dies here, mid-rename
+        return await real_copy(src, dst)
+
+    store.copy = copy_then_die
+    with anyio.move_on_after(2):  # the process going away cancels the rename
+        await cm.rename("proj", "done")
+    store.copy = real_copy
+    assert copies == 5
+    # Meanwhile this server refused to show either half.
+    # A new server on the same store finishes the job before anything else.
+    fresh = BookstoreContentsManager(store=store)
+    assert await fresh.resume_renames() == 1
+    assert not await fresh.dir_exists("proj")
+    assert await names(fresh, "done") == [*(f"f{i:02d}.txt" for i in range(12)), "n.ipynb"]
+    assert (await fresh.get("done/f07.txt"))["content"] == "7"
+    assert len(await fresh.list_checkpoints("done/n.ipynb")) == 2  # first save's and ours
+    assert await fresh.resume_renames() == 0
+
+
+async def test_folder_being_renamed_answers_409(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model(), "busy/a.ipynb")
+    started, release = anyio.Event(), anyio.Event()
+    real_copy = store.copy
+
+    async def slow_copy(src, dst):
+        started.set()
+        await release.wait()
+        return await real_copy(src, dst)
+
+    store.copy = slow_copy
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cm.rename, "busy", "moved")
+        await started.wait()
+        for call in (cm.get("busy/a.ipynb"), cm.get("moved"), cm.save(nb_model(), "busy/b.ipynb")):
+            assert await status_of(call) == 409
+        release.set()
+    store.copy = real_copy
+    assert await names(cm, "moved") == ["a.ipynb"]

@@ -31,14 +31,25 @@ async def copy_keys(store: Store, pairs: list[tuple[str, str]], *, concurrency: 
         async with anyio.create_task_group() as tg:
             for src, dst in pairs:
                 tg.start_soon(one, src, dst)
-    except BaseException:
-        # Leave the source untouched and the destination as it was.
+    except Exception as exc:
+        # A store failure: leave the source untouched and the destination as it was.
+        # (Cancellation is the process going away: a rename journal finishes the job.)
         with anyio.CancelScope(shield=True):
             try:
                 await store.delete_many(done)
             except Exception:  # the original error matters more
                 log.warning("could not remove %d partial copies", len(done), exc_info=True)
-        raise
+        first = first_error(exc)
+        if first is exc:
+            raise
+        raise first from exc
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The first real error inside a task group's ExceptionGroup (callers map it to HTTP)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def move_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:

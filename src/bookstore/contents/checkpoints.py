@@ -27,8 +27,19 @@ def checkpoint_prefix(path: str) -> str:
     return f"{CHECKPOINT_ROOT}{path.strip('/')}/"
 
 
+ID_FORMAT = "%Y%m%dT%H%M%S-%fZ"
+
+
 def new_checkpoint_id(now: datetime | None = None) -> str:
-    return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S-%fZ")
+    return (now or datetime.now(UTC)).strftime(ID_FORMAT)
+
+
+def checkpoint_time(checkpoint_id: str, fallback: datetime) -> datetime:
+    """When a checkpoint was made: its id says so; copies (renames) keep the id, not the time."""
+    try:
+        return datetime.strptime(checkpoint_id, ID_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return fallback
 
 
 def _valid_id(checkpoint_id: str) -> str:
@@ -56,7 +67,11 @@ class BookstoreCheckpoints(AsyncCheckpoints):
         return await list_all(self.store, checkpoint_prefix(path), delimiter="/")
 
     def _model(self, meta: Any, path: str) -> dict[str, Any]:
-        return {"id": meta.key.rsplit("/", 1)[-1], "last_modified": meta.last_modified}
+        checkpoint_id = meta.key.rsplit("/", 1)[-1]
+        return {
+            "id": checkpoint_id,
+            "last_modified": checkpoint_time(checkpoint_id, meta.last_modified),
+        }
 
     @http_errors
     async def create_checkpoint(self, contents_mgr: Any, path: str) -> dict[str, Any]:

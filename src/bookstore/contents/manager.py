@@ -13,7 +13,9 @@ import base64
 import binascii
 import hashlib
 import itertools
+import json
 import mimetypes
+import uuid
 from contextlib import aclosing
 from typing import Any
 
@@ -28,11 +30,13 @@ from ..stores.base import ObjectMeta, Store, list_all
 from ..stores.registry import open_store
 from . import models
 from .bulk import copy_tree, delete_tree, move_tree
-from .checkpoints import BookstoreCheckpoints
+from .checkpoints import BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
 
 RESERVED = ".bookstore"
 UPLOADS_ROOT = f"{RESERVED}/uploads/"
+#: One journal object per folder rename in progress; a restarted server finishes them.
+RENAMES_ROOT = f"{RESERVED}/renames/"
 DIRECTORY_CONTENT_TYPE = "application/x-directory"
 
 
@@ -59,6 +63,10 @@ class BookstoreContentsManager(AsyncContentsManager):
         16, config=True, help="Parallel store requests for folder rename, copy and delete."
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._moving: set[str] = set()  # folders being renamed by this server
+
     @default("store")
     def _default_store(self) -> Store:
         return open_store(self.store_url, parent=self)
@@ -84,7 +92,13 @@ class BookstoreContentsManager(AsyncContentsManager):
     def _reserved(self, path: str) -> bool:
         return path.split("/", 1)[0] == RESERVED
 
+    def _check_not_moving(self, path: str) -> None:
+        for folder in self._moving:
+            if path == folder or path.startswith(f"{folder}/"):
+                raise HTTPError(409, f"{folder} is being renamed; try again in a moment")
+
     def _check_readable(self, path: str) -> None:
+        self._check_not_moving(path)
         if self._reserved(path) or (not self.allow_hidden and self._hidden(path)):
             self.log.info("Refusing to serve hidden file or directory %r, via 404 Error", path)
             raise HTTPError(404, f"No such file or directory: {path}")
@@ -92,6 +106,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     def _check_writable(self, path: str, action: str) -> None:
         if not path:
             raise HTTPError(400, f"Cannot {action} the root folder")
+        self._check_not_moving(path)
         if self._reserved(path):
             raise HTTPError(400, f"Cannot {action} {path!r}: {RESERVED}/ is reserved by Bookstore")
         if not self.allow_hidden and self._hidden(path):
@@ -409,6 +424,12 @@ class BookstoreContentsManager(AsyncContentsManager):
             raise HTTPError(404, f"File or directory does not exist: {path}")
 
     @http_errors
+    async def rename(self, old_path: str, new_path: str) -> None:
+        """Rename a file or folder together with its checkpoints."""
+        await self.rename_file(old_path, new_path)
+        self.emit(data={"action": "rename", "path": new_path, "source_path": old_path})
+
+    @http_errors
     async def rename_file(self, old_path: str, new_path: str) -> None:
         old_path, new_path = self._norm(old_path), self._norm(new_path)
         if old_path == new_path:
@@ -419,15 +440,50 @@ class BookstoreContentsManager(AsyncContentsManager):
             raise HTTPError(400, f"Cannot move {old_path} into itself")
         if await self._exists(new_path):
             raise HTTPError(409, f"File already exists: {new_path}")
+        moves = [(checkpoint_prefix(old_path), checkpoint_prefix(new_path))]
         if await self._head(old_path) is not None:
             await self.store.copy(old_path, new_path)
             await self.store.delete(old_path)
+            await self._move_trees(moves)
             return
-        moved = await move_tree(
-            self.store, f"{old_path}/", f"{new_path}/", concurrency=self.concurrency
-        )
-        if not moved:
+        if not await self._is_dir(old_path):
             raise HTTPError(404, f"File or directory does not exist: {old_path}")
+        await self._rename_folder(old_path, new_path, [(f"{old_path}/", f"{new_path}/"), *moves])
+
+    async def _rename_folder(self, old: str, new: str, moves: list[tuple[str, str]]) -> None:
+        """Move every object of a folder, crash-safe.
+
+        A journal object names the moves before any copy starts and is deleted
+        after the last delete; a server that died in between finishes the move
+        when it starts again (``resume_renames``). Meanwhile this server answers
+        409 for both folders instead of showing half of each.
+        """
+        journal = f"{RENAMES_ROOT}{uuid.uuid4().hex}.json"
+        await self.store.put(journal, json.dumps({"moves": moves}).encode())
+        self._moving |= {old, new}
+        try:
+            await self._move_trees(moves)
+        except Exception:
+            await self.store.delete(journal)  # the copies were rolled back: nothing to resume
+            raise
+        finally:
+            self._moving -= {old, new}
+        await self.store.delete(journal)
+
+    async def _move_trees(self, moves: list[tuple[str, str]]) -> None:
+        for src, dst in moves:
+            await move_tree(self.store, src, dst, concurrency=self.concurrency)
+
+    async def resume_renames(self) -> int:
+        """Finish folder renames a previous server left half done; returns how many."""
+        journals = await list_all(self.store, RENAMES_ROOT, delimiter="/")
+        for obj in journals.objects:
+            _, raw = await self.store.get(obj.key)
+            moves = [tuple(m) for m in json.loads(raw)["moves"]]
+            self.log.warning("Finishing an interrupted rename: %s", moves[0])
+            await self._move_trees(moves)  # copies what is left, then deletes the source
+            await self.store.delete(obj.key)
+        return len(journals.objects)
 
     @http_errors
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
