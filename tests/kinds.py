@@ -13,7 +13,7 @@ from traitlets.config import Config
 
 from bookstore.stores.registry import open_store
 
-STORE_KINDS = ["memory", "local", "swift"]
+STORE_KINDS = ["memory", "local", "swift", "s3"]
 
 
 def unique(name: str) -> str:
@@ -38,7 +38,34 @@ def store_config(store_kind, request, tmp_path) -> tuple[str, dict]:
         swift = request.getfixturevalue("swift_aio")
         auth = {"auth_url": swift.auth_url, "user": swift.user, "key": swift.key}
         return f"swift://{unique('c')}/", {"SwiftStore": auth}
+    if store_kind == "s3":
+        swift = request.getfixturevalue("swift_aio")
+        return f"s3://{s3_bucket(swift)}/", {"S3Store": s3_options(swift)}
     raise AssertionError(store_kind)
+
+
+def s3_options(swift) -> dict[str, str]:
+    """S3Store settings for swift-aio's s3api (the secret lives in ``secret_access_key``)."""
+    return {
+        "endpoint_url": swift.s3_endpoint,
+        "region": swift.region,
+        "access_key_id": swift.s3_access_key,
+        "secret_access_key": swift.s3_secret_key,
+    }
+
+
+def s3_bucket(swift, **headers: str) -> str:
+    """A new, empty bucket. S3Store doesn't create buckets; an s3api bucket is a Swift
+    container, so swiftclient makes it (``headers``: e.g. X-Versions-Enabled)."""
+    from swiftclient.client import Connection
+
+    name = unique("b")
+    conn = Connection(authurl=swift.auth_url, user=swift.user, key=swift.key, retries=2)
+    try:
+        conn.put_container(name, headers=headers or None)
+    finally:
+        conn.close()
+    return name
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ _LAZY = {
     "BookstoreCheckpoints": "bookstore.contents",
     "BookstoreContentsManager": "bookstore.contents",
     "SwiftContentsManager": "bookstore.contents",
+    "S3ContentsManager": "bookstore.contents",
 }
 
 __all__ = [*_LAZY, "__version__"]

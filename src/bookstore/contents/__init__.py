@@ -2,6 +2,11 @@
 
 from .checkpoints import BookstoreCheckpoints
 from .manager import BookstoreContentsManager
-from .presets import SwiftContentsManager
+from .presets import S3ContentsManager, SwiftContentsManager
 
-__all__ = ["BookstoreCheckpoints", "BookstoreContentsManager", "SwiftContentsManager"]
+__all__ = [
+    "BookstoreCheckpoints",
+    "BookstoreContentsManager",
+    "S3ContentsManager",
+    "SwiftContentsManager",
+]

@@ -12,6 +12,8 @@ from .base import Store
 _BACKENDS: dict[str, tuple[str, str, str | None]] = {
     "swift": ("bookstore.stores.swift", "SwiftStore", "swift"),
     "s3": ("bookstore.stores.s3", "S3Store", "s3"),
+    "gs": ("bookstore.stores.s3", "GCSStore", "s3"),  # through obstore; untested here
+    "az": ("bookstore.stores.s3", "AzureStore", "s3"),  # through obstore; untested here
     "file": ("bookstore.stores.local", "LocalStore", None),
     "memory": ("bookstore.stores.memory", "MemoryStore", None),
 }

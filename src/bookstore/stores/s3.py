@@ -1,0 +1,928 @@
+"""S3Store: the Store protocol on S3-compatible object storage, through obstore.
+
+How it fits together:
+
+- **Client**: one obstore store (Rust, async, its own connection pool) per S3Store,
+  built on first use from the traits. Nothing here blocks the event loop and no
+  worker threads are involved. obstore's own retry loop is off (``max_retries=0``):
+  ``retry.RetryPolicy`` is the one policy, as for Swift.
+- **Folder markers**: obstore's paths cannot end in ``/`` (it PUTs ``a/b/`` as ``a/b``
+  and lists the key ``a/b/`` as ``a/b``), so the marker ``a/b/`` is stored as the
+  object ``a/b/.bookstore-dir``, the name LocalStore gives its marker files. Other S3
+  tools then see the folder ``a/b/`` holding one small hidden object. Folders made by
+  those tools (a zero-byte ``a/b/`` key) are listed as folders too, and as the marker
+  when their own folder is listed, but obstore cannot read or delete them.
+- **Conditional writes**: ``create`` is ``If-None-Match: *``, one at a time per key
+  in this process (Swift's s3api checks it before reading the body, so racing creates
+  can all win there). ``IfMatch`` is sent as ``If-Match`` (AWS since 2024, MinIO,
+  Ceph RGW); a server that answers 501 (Swift's s3api) is remembered, and ``IfMatch``
+  then becomes HEAD, compare, PUT under the same per-key lock: atomic within this
+  process, with a one-round-trip window against writers elsewhere.
+- **Bodies**: bytes and streams up to ``part_size`` go in one PUT (ETag = MD5 of the
+  bytes). Longer streams are a multipart upload fed part by part, at most
+  ``upload_concurrency`` parts in flight; a body that fails aborts the upload.
+- **Errors**: ``_errors()`` is the one place where obstore's exceptions become
+  ``bookstore.errors``; messages carry the S3 status and error code, never a
+  credential or a response body.
+
+``GCSStore`` (``gs://``) and ``AzureStore`` (``az://``) reuse all of this through
+``obstore.store.from_url``; they are not tested here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import anyio
+import obstore
+from obstore.exceptions import (
+    AlreadyExistsError,
+    BaseError,
+    InvalidPathError,
+    NotFoundError,
+    NotModifiedError,
+    NotSupportedError,
+    PermissionDeniedError,
+    PreconditionError,
+    UnauthenticatedError,
+)
+from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+from ..errors import (
+    AlreadyExists,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    StoreError,
+    Unauthenticated,
+    Unavailable,
+)
+from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
+from .keys import (
+    DEFAULT_CONTENT_TYPE,
+    RESERVED_SEGMENT_PREFIX,
+    check_key,
+    etag_matches,
+    normalize_prefix,
+    prefix_can_match,
+)
+from .local import MARKER_FILE
+from .retry import RetryPolicy, Transient, is_retryable_status
+
+T = TypeVar("T")
+
+#: S3's smallest multipart part (all but the last).
+MIN_PART_SIZE = 5 << 20
+#: obstore reads these attribute names case-insensitively as HTTP headers, so a user
+#: metadata key spelled like one would silently become that header.
+_ATTRIBUTE_NAMES = frozenset(
+    {
+        "cache-control",
+        "content-disposition",
+        "content-encoding",
+        "content-language",
+        "content-type",
+        "storage-class",
+    }
+)
+_STATUS = re.compile(r"status code: (\d{3})")
+_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
+#: S3 error codes that mean "these credentials are wrong", as opposed to "not allowed".
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "InvalidAccessKeyId",
+        "InvalidClientTokenId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "TokenRefreshRequired",
+    }
+)
+_NO_OBSTORE_RETRIES = {"max_retries": 0}
+
+
+class _ServerLacks(InvalidRequest):
+    """The server does not implement what was asked (HTTP 501, or obstore can't)."""
+
+
+@dataclass
+class _Upload:
+    size: int = 0
+    body_error: BaseException | None = None
+
+
+class ObstoreStore(LoggingConfigurable):
+    """Objects in one bucket, under an optional prefix, through an obstore client.
+
+    Settings here apply to ``S3Store``, ``GCSStore`` and ``AzureStore`` alike.
+    """
+
+    #: For messages: "S3", "GCS", "Azure".
+    kind = "S3"
+
+    bucket = Unicode("notebooks", config=True, help="The bucket (container) holding the objects.")
+    prefix = Unicode("", config=True, help="Key prefix, e.g. 'alice/'; a trailing '/' is added.")
+    page_size = Int(1000, config=True, help="Most entries (objects + prefixes) in a listing page.")
+    timeout = Float(
+        60.0, config=True, help="Seconds to wait for a connection, or for the next bytes."
+    )
+    request_timeout = Float(
+        3600.0,
+        config=True,
+        help="Seconds one whole request may take, body included (a streamed download too).",
+    )
+    retries = Int(4, config=True, help="Retries of a request that failed for a transient reason.")
+    retry_backoff = Float(0.25, config=True, help="Seconds before the first retry; doubles.")
+    retry_max_backoff = Float(8.0, config=True, help="Cap of the retry backoff, seconds.")
+    max_retry_after = Float(30.0, config=True, help="Cap of a server's Retry-After, seconds.")
+    part_size = Int(
+        6 << 20,
+        config=True,
+        help="Bytes per multipart part; a streamed body up to this size is one plain PUT.",
+    )
+    upload_concurrency = Int(
+        1, config=True, help="Parts of one multipart upload in flight (memory ~ parts x size)."
+    )
+    if_match = Enum(
+        ["auto", "server", "emulate"],
+        "auto",
+        config=True,
+        help="IfMatch writes: 'server' sends If-Match; 'emulate' is HEAD, compare, PUT "
+        "(for servers that ignore If-Match); 'auto' sends If-Match and emulates "
+        "after a 501 answer.",
+    )
+
+    @validate("prefix")
+    def _valid_prefix(self, proposal: Any) -> str:
+        return normalize_prefix(proposal["value"])
+
+    @validate("page_size", "upload_concurrency")
+    def _at_least_one(self, proposal: Any) -> int:
+        return max(1, proposal["value"])
+
+    @validate("part_size")
+    def _valid_part_size(self, proposal: Any) -> int:
+        return max(MIN_PART_SIZE, proposal["value"])
+
+    @classmethod
+    def from_url(
+        cls, location: str, prefix: str = "", *, parent: Any = None, **options: Any
+    ) -> ObstoreStore:
+        """``s3://notebooks/alice`` -> bucket "notebooks", prefix "alice/"."""
+        if location:
+            options.setdefault("bucket", location)
+        if prefix:
+            options.setdefault("prefix", prefix)
+        return cls(parent=parent, **options)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._client: Any = None
+        self._ready_lock = anyio.Lock()
+        self._closed = False
+        self._server_if_match = self.if_match != "emulate"
+        self._locks: dict[str, tuple[anyio.Lock, list[int]]] = {}
+        self._retry = RetryPolicy(
+            max_attempts=self.retries + 1,
+            base_delay=self.retry_backoff,
+            max_delay=self.retry_max_backoff,
+            max_retry_after=self.max_retry_after,
+        )
+
+    # --- what subclasses provide ------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the bucket lives, for messages (never a credential)."""
+        return "?"
+
+    def _build_client(self) -> Any:
+        """The obstore store for ``bucket``; raises obstore errors or ValueError."""
+        raise NotImplementedError
+
+    def _client_options(self, *, allow_http: bool = False) -> dict[str, Any]:
+        return {
+            "allow_http": allow_http,
+            "connect_timeout": timedelta(seconds=self.timeout),
+            "read_timeout": timedelta(seconds=self.timeout),
+            "timeout": timedelta(seconds=self.request_timeout),
+        }
+
+    @property
+    def description(self) -> str:
+        return f"{self.kind} bucket {self.bucket!r} (prefix {self.prefix!r}) at {self.location}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.description}>"
+
+    # --- protocol ---------------------------------------------------------------------------
+
+    async def head(self, key: str) -> ObjectMeta:
+        name = self._name(key)
+        # A GET with head=True is a HEAD whose answer keeps the attributes (content
+        # type, user metadata), which obstore's own head() drops.
+        got = await self._call(
+            "read", key, lambda c: obstore.get_async(c, name, options={"head": True})
+        )
+        return _meta(key, got.meta, got.attributes)
+
+    async def get(self, key: str) -> tuple[ObjectMeta, bytes]:
+        name = self._name(key)
+
+        async def op(c: Any) -> tuple[ObjectMeta, bytes]:
+            got = await obstore.get_async(c, name)
+            return _meta(key, got.meta, got.attributes), bytes(await got.bytes_async())
+
+        return await self._call("read", key, op)
+
+    async def get_stream(
+        self, key: str, *, chunk_size: int = 1 << 20
+    ) -> tuple[ObjectMeta, AsyncIterator[bytes]]:
+        if chunk_size < 1:
+            raise InvalidRequest(f"chunk_size must be positive, not {chunk_size}")
+        name = self._name(key)
+        got = await self._call("read", key, lambda c: obstore.get_async(c, name))
+        # obstore's chunks are *at least* min_chunk_size: cut them down to the contract's.
+        return _meta(key, got.meta, got.attributes), self._chunks(
+            key, got.stream(min_chunk_size=chunk_size), chunk_size
+        )
+
+    async def put(
+        self,
+        key: str,
+        data: Body,
+        *,
+        mode: PutMode = "overwrite",
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ObjectMeta:
+        """Write ``key``; see ``Store.put`` and the module docstring for the modes.
+
+        A stream longer than ``part_size`` with ``create`` or ``IfMatch`` is checked
+        with a HEAD before its multipart upload (obstore sends no condition with
+        multipart): such writes have the emulated ``IfMatch``'s window.
+        """
+        name = self._name(key)
+        meta = check_metadata(metadata)
+        if clash := sorted(_ATTRIBUTE_NAMES.intersection(meta)):
+            raise InvalidRequest(f"{self.kind} reserves these metadata names as headers: {clash}")
+        if not (mode in ("create", "overwrite") or isinstance(mode, IfMatch)):
+            raise InvalidRequest(f"unknown put mode {mode!r}")
+        ctype = content_type or DEFAULT_CONTENT_TYPE
+        attributes = {"Content-Type": ctype, **meta}
+
+        if isinstance(data, bytes | bytearray | memoryview):
+            body = bytes(data)
+            etag = await self._put_bytes(key, name, body, mode, attributes)
+            size = len(body)
+        elif isinstance(data, AsyncIterable):
+            first, rest = await _read_ahead(data, self.part_size)
+            if rest is None:
+                body = b"".join(first)
+                etag = await self._put_bytes(key, name, body, mode, attributes)
+                size = len(body)
+            else:
+                etag, size = await self._put_large(key, name, first, rest, mode, attributes)
+        else:
+            raise TypeError(f"put() needs bytes or an async iterable of bytes, not {type(data)}")
+        # S3 keeps Last-Modified to the second and a PUT answer doesn't carry it.
+        when = datetime.now(UTC).replace(microsecond=0)
+        return ObjectMeta(key, size, when, etag, ctype, meta)
+
+    async def delete(self, key: str) -> None:
+        name = self._name(key)
+        await self._ready()  # a missing bucket is an error, not an absent key
+        try:
+            await self._call("delete", key, lambda c: obstore.delete_async(c, name))
+        except NotFound:
+            pass
+
+    async def delete_many(self, keys: list[str]) -> None:
+        names = [self._name(k) for k in dict.fromkeys(keys)]  # validate all before any goes
+        if not names:
+            return
+        await self._ready()
+        # One DeleteObjects request per 1000 keys; S3 reports absent keys as deleted.
+        try:
+            await self._call(
+                "delete", f"{len(names)} objects", lambda c: obstore.delete_async(c, names)
+            )
+        except NotFound:
+            pass
+
+    async def list(
+        self, prefix: str = "", *, delimiter: str | None = "/"
+    ) -> AsyncIterator[ListPage]:
+        if delimiter == "":
+            raise InvalidRequest("the listing delimiter must be None or a non-empty string")
+        full = self.prefix + prefix
+        if not prefix_can_match(full):
+            yield ListPage([], [])
+            return
+        if delimiter == "/":
+            entries = await self._folder(full)
+            if not entries:
+                yield ListPage([], [])
+            for start in range(0, len(entries), self.page_size):
+                objects: list[ObjectMeta] = []
+                prefixes: list[str] = []
+                for entry in entries[start : start + self.page_size]:
+                    if isinstance(entry, str):
+                        prefixes.append(entry)
+                    else:
+                        objects.append(entry)
+                yield ListPage(objects, prefixes)
+            return
+        # Recursive, or another delimiter: stream every key, roll up here.
+        objects, prefixes = [], []
+        yielded = False
+        last_rolled: str | None = None
+        async for meta in self._walk(full):
+            if delimiter is not None:
+                cut = meta.key.find(delimiter, len(prefix))
+                if cut >= 0:
+                    rolled = meta.key[: cut + len(delimiter)]
+                    if rolled == last_rolled:
+                        continue
+                    last_rolled = rolled
+                    prefixes.append(rolled)
+                else:
+                    objects.append(meta)
+            else:
+                objects.append(meta)
+            if len(objects) + len(prefixes) == self.page_size:
+                yield ListPage(objects, prefixes)
+                yielded = True
+                objects, prefixes = [], []
+        if objects or prefixes or not yielded:
+            yield ListPage(objects, prefixes)
+
+    async def copy(self, src: str, dst: str) -> ObjectMeta:
+        src_name, dst_name = self._name(src), self._name(dst)
+        # CopyObject keeps the content type and user metadata (MetadataDirective COPY).
+        await self._call("copy", src, lambda c: obstore.copy_async(c, src_name, dst_name))
+        return await self.head(dst)
+
+    async def compose(
+        self, dst: str, parts: list[str], *, content_type: str | None = None
+    ) -> ObjectMeta:
+        """Streamed through Bookstore: S3 concatenates server-side only parts >= 5 MiB
+        (UploadPartCopy), which obstore does not expose."""
+        self._name(dst)
+        return await compose_by_streaming(
+            self, dst, parts, content_type=content_type or DEFAULT_CONTENT_TYPE
+        )
+
+    async def connect(self) -> None:
+        await self._ready()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        used, self._client = self._client is not None, None
+        if used:
+            # obstore's tokio threads finish each call a moment after Python sees its
+            # result; a process that exits right then can abort in their GIL hand-off
+            # (PyO3/pyo3-async-runtimes#40). A short pause lets them settle.
+            await anyio.sleep(0.02)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def _put_bytes(
+        self, key: str, name: str, body: bytes, mode: PutMode, attributes: dict[str, str]
+    ) -> str | None:
+        async def send(mode: Any) -> str | None:
+            result = await self._call(
+                "write",
+                key,
+                lambda c: obstore.put_async(
+                    c, name, body, attributes=attributes, mode=mode, use_multipart=False
+                ),
+            )
+            return _unquote(result.get("e_tag"))
+
+        if mode == "create":
+            # s3api checks If-None-Match before it reads the body, so racing creates
+            # can all win there; one at a time per key, at least this process is safe.
+            async with self._update_lock(name):
+                return await send(mode)
+        if mode == "overwrite":
+            return await send(mode)
+        if self._server_if_match:
+            try:
+                return await send({"e_tag": f'"{mode.etag.strip(chr(34))}"'})
+            except _ServerLacks:
+                if self.if_match == "server":
+                    raise
+                self._server_if_match = False
+                self.log.info(
+                    "%s ignores If-Match on PUT: IfMatch writes are now HEAD, compare, PUT",
+                    self.location,
+                )
+        async with self._update_lock(name):
+            await self._check_mode(key, mode)
+            return await send("overwrite")
+
+    async def _put_large(
+        self,
+        key: str,
+        name: str,
+        first: deque[bytes],
+        rest: AsyncIterator[bytes],
+        mode: PutMode,
+        attributes: dict[str, str],
+    ) -> tuple[str | None, int]:
+        state = _Upload()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while first:
+                    chunk = first.popleft()
+                    state.size += len(chunk)
+                    yield chunk
+                async for chunk in rest:
+                    if chunk:
+                        state.size += len(chunk)
+                        yield bytes(chunk)
+            except BaseException as exc:  # the caller's body broke: obstore aborts the upload
+                state.body_error = exc
+                raise
+
+        async def upload() -> str | None:
+            try:
+                result = await self._call(
+                    "write",
+                    key,
+                    lambda c: obstore.put_async(
+                        c,
+                        name,
+                        body(),
+                        attributes=attributes,
+                        use_multipart=True,
+                        chunk_size=self.part_size,
+                        max_concurrency=self.upload_concurrency,
+                    ),
+                    retry=False,  # a consumed stream can't be sent again
+                )
+            except BaseException:
+                if state.body_error is not None:
+                    raise state.body_error from None
+                raise
+            return _unquote(result.get("e_tag"))
+
+        try:
+            if mode == "overwrite":
+                return await upload(), state.size
+            async with self._update_lock(name):
+                await self._check_mode(key, mode)
+                return await upload(), state.size
+        finally:
+            if state.body_error is None and hasattr(rest, "aclose"):
+                await rest.aclose()
+
+    async def _check_mode(self, key: str, mode: PutMode) -> None:
+        """Check ``create``/``IfMatch`` with a HEAD, for writes the server can't check."""
+        try:
+            current = await self.head(key)
+        except NotFound:
+            if isinstance(mode, IfMatch):
+                raise NotFound(f"{self._where(key)}: not found (nothing to update)") from None
+            return
+        if mode == "create":
+            raise AlreadyExists(f"{self._where(key)} already exists")
+        if isinstance(mode, IfMatch) and not etag_matches(current.etag, mode.etag):
+            raise PreconditionFailed(
+                f"{self._where(key)} changed: its ETag is {current.etag}, not {mode.etag}"
+            )
+
+    @asynccontextmanager
+    async def _update_lock(self, name: str) -> AsyncIterator[None]:
+        """One check-then-write per key at a time in this store."""
+        lock, users = self._locks.setdefault(name, (anyio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[name]
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def _chunks(self, key: str, stream: Any, chunk_size: int) -> AsyncIterator[bytes]:
+        while True:
+            with self._errors("read", key):
+                try:
+                    block = await anext(stream)
+                except StopAsyncIteration:
+                    return
+            view = memoryview(block)
+            for start in range(0, len(view), chunk_size):
+                yield bytes(view[start : start + chunk_size])
+
+    async def _folder(self, full: str) -> list[ObjectMeta | str]:
+        """One folder level under ``full`` (which may end mid-name), sorted, markers mapped.
+
+        obstore's list_with_delimiter reads every page of the folder and only lists
+        whole folders, so a partial name lists its folder and filters.
+        """
+        folder = full[: full.rfind("/") + 1]
+        listing = await self._call(
+            "list",
+            full or "/",
+            lambda c: obstore.list_with_delimiter_async(c, folder.rstrip("/") or None),
+        )
+        entries: dict[str, ObjectMeta | str] = {}
+        for raw in listing["common_prefixes"]:
+            name = raw + "/"
+            if name.startswith(full) and not _reserved(name[len(self.prefix) :]):
+                entries[name] = name[len(self.prefix) :]
+        for obj in listing["objects"]:
+            path = obj["path"]
+            if folder and path == folder[:-1]:
+                name = folder  # a zero-byte "folder/" key made by another S3 tool
+            elif path == folder + MARKER_FILE:
+                name = folder
+            else:
+                name = path
+            if name.startswith(full) and not _reserved(name[len(self.prefix) :]):
+                entries[name] = _listed(name[len(self.prefix) :], obj)
+        return [entries[name] for name in sorted(entries, key=str.encode)]
+
+    async def _walk(self, full: str) -> AsyncIterator[ObjectMeta]:
+        """Every object whose key starts with ``full``, in key order, markers mapped.
+
+        A marker ``d/`` is stored as ``d/.bookstore-dir`` but sorts before any key
+        under ``d/``, including the few that sort before ``.bookstore-dir`` (names
+        starting with a space or one of ``!"#$%&'()*+,-``): when such a key comes
+        first, one HEAD tells whether ``d/`` has a marker to list before it.
+        """
+        folder = full[: full.rfind("/") + 1]
+        cut = len(self.prefix)
+        seen: set[str] = set()  # markers already listed
+        checked: set[str] = set()  # folders whose marker was looked up
+        previous = ""
+
+        async def first_batch(c: Any) -> tuple[Any, list[Any]]:
+            stream = obstore.list(c, folder.rstrip("/") or None, chunk_size=self.page_size)
+            return stream, await anext(stream, [])
+
+        stream, batch = await self._call("list", full or "/", first_batch)
+        while batch:
+            for obj in batch:
+                path = obj["path"]
+                if path.encode() <= previous.encode() or (folder and path == folder[:-1]):
+                    name = path + "/"  # a "path/" key made by another tool, listed as "path"
+                elif path.endswith("/" + MARKER_FILE) or path == MARKER_FILE:
+                    name = path[: -len(MARKER_FILE)]
+                else:
+                    name = path
+                previous = max(previous, path, key=str.encode)
+                if not name.startswith(full) or name in seen or _reserved(name[cut:]):
+                    continue
+                # Folders from the listing's own down to this key's, outermost first.
+                slash = name.find("/", max(len(folder) - 1, 0))
+                while 0 <= slash < len(name) - 1:
+                    parent = name[: slash + 1]
+                    if parent not in checked and parent.startswith(full) and len(parent) > cut:
+                        checked.add(parent)
+                        if name[slash + 1 :].encode() < MARKER_FILE.encode():
+                            try:
+                                marker = await self.head(parent[cut:])
+                            except NotFound:
+                                pass
+                            else:
+                                seen.add(parent)
+                                yield ObjectMeta(
+                                    marker.key, marker.size, marker.last_modified, marker.etag
+                                )
+                    slash = name.find("/", slash + 1)
+                if name.endswith("/"):
+                    seen.add(name)
+                    checked.add(name)
+                yield _listed(name[cut:], obj)
+            with self._errors("list", full or "/"):
+                batch = await anext(stream, [])
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _name(self, key: str) -> str:
+        """The object name of ``key``: prefixed, and a marker's hidden object."""
+        check_key(key)
+        name = self.prefix + key
+        return name + MARKER_FILE if name.endswith("/") else name
+
+    def _where(self, key: str | None) -> str:
+        place = f"{self.kind} bucket {self.bucket!r}"
+        if key is None:
+            return place
+        return f"{key!r} in {place}" + (f" (prefix {self.prefix!r})" if self.prefix else "")
+
+    async def _ready(self) -> Any:
+        """The obstore client; on first use, check that the bucket is there."""
+        if self._client is not None:
+            return self._client
+        if self._closed:
+            raise Unavailable(f"{self.description} is closed")
+        async with self._ready_lock:
+            if self._client is None:
+                with self._errors("configure", None):
+                    client = self._build_client()
+                # A listing that matches nothing: the cheapest request that fails
+                # with NoSuchBucket, and with 403 when the credentials are no good.
+                probe = f"{self.prefix}{RESERVED_SEGMENT_PREFIX}probe"
+
+                async def once() -> Any:
+                    with self._errors("check", None):
+                        return await obstore.list_with_delimiter_async(client, probe)
+
+                await self._retry.run(once, what=f"check {self.description}", log=self.log)
+                self._client = client
+        return self._client
+
+    async def _call(
+        self,
+        action: str,
+        key: str | None,
+        op: Callable[[Any], Awaitable[T]],
+        *,
+        retry: bool = True,
+    ) -> T:
+        """``await op(client)`` with errors translated, retried if ``retry``."""
+        client = await self._ready()
+
+        async def once() -> T:
+            with self._errors(action, key):
+                return await op(client)
+
+        if not retry:
+            return await once()
+        return await self._retry.run(once, what=f"{self.kind} {action} {key or ''}", log=self.log)
+
+    @contextmanager
+    def _errors(self, action: str, key: str | None) -> Iterator[None]:
+        """The one translation of obstore's exceptions into bookstore errors."""
+        where = self._where(key)
+        try:
+            yield
+        except StoreError:
+            raise
+        except (NotFoundError, FileNotFoundError) as exc:
+            if _code(exc) == "NoSuchBucket":
+                raise NotFound(self._no_bucket()) from exc
+            raise NotFound(f"{where}: not found") from exc
+        except (AlreadyExistsError, FileExistsError) as exc:
+            raise AlreadyExists(f"{where} already exists") from exc
+        except (PreconditionError, NotModifiedError) as exc:
+            raise PreconditionFailed(f"cannot {action} {where}: it changed") from exc
+        except UnauthenticatedError as exc:
+            raise Unauthenticated(f"{self.location} rejected the credentials") from exc
+        except PermissionDeniedError as exc:
+            raise self._denied(exc, action, where) from exc
+        except NotSupportedError as exc:
+            raise _ServerLacks(f"cannot {action} {where}: not supported here") from exc
+        except (InvalidPathError, ValueError) as exc:
+            # obstore parses names itself: control characters and the like fail here.
+            detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise InvalidRequest(f"cannot {action} {where}: {detail}") from exc
+        except BaseError as exc:
+            raise self._status_error(exc, action, where) from exc
+        except (TimeoutError, ConnectionError) as exc:
+            raise Transient(
+                f"cannot {action} {where}: {self.location} is unreachable ({type(exc).__name__})"
+            ) from exc
+
+    def _status_error(self, exc: BaseError, action: str, where: str) -> StoreError:
+        text = str(exc)
+        found = _STATUS.search(text)
+        if found is None:  # no answer at all: refused, reset, timed out
+            return Transient(
+                f"cannot {action} {where}: {self.location} is unreachable ({_first_line(text)})"
+            )
+        status, code = int(found.group(1)), _code(exc)
+        said = f"{self.kind} said {status}" + (f" {code}" if code else "")
+        message = f"cannot {action} {where}: {said}"
+        if code == "NoSuchBucket":
+            return NotFound(self._no_bucket())
+        if status in (401, 403):
+            return self._denied(exc, action, where)
+        if status == 404:
+            return NotFound(message)
+        if status in (409, 412):  # 409: AWS's ConditionalRequestConflict
+            return PreconditionFailed(message)
+        if status == 501:
+            return _ServerLacks(message)
+        if is_retryable_status(status):
+            return Transient(message)
+        if 400 <= status < 500:
+            return InvalidRequest(message)
+        return Unavailable(message)
+
+    def _denied(self, exc: BaseException, action: str, where: str) -> StoreError:
+        code = _code(exc)
+        if code in _CREDENTIAL_CODES:
+            return Unauthenticated(
+                f"{self.location} rejected the credentials ({code}) when asked to {action} {where}"
+            )
+        # A HEAD's 403 has no body to say which: name both causes.
+        return PermissionDenied(
+            f"cannot {action} {where}: access denied"
+            + (f" ({code})" if code else " (wrong credentials, or not allowed)")
+        )
+
+    def _no_bucket(self) -> str:
+        return (
+            f"{self.kind} bucket {self.bucket!r} does not exist at {self.location}; "
+            "Bookstore does not create buckets: create it with your provider's tools"
+        )
+
+
+class S3Store(ObstoreStore):
+    """Objects in one S3 bucket (AWS, MinIO, Ceph RGW, Swift's s3api, ...)."""
+
+    kind = "S3"
+
+    endpoint_url = Unicode(
+        config=True,
+        help="S3 endpoint, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, "
+        "$AWS_ENDPOINT_URL, else AWS). http:// endpoints are allowed as given.",
+    )
+    region = Unicode(
+        config=True, help="Region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1)."
+    )
+    access_key_id = Unicode(
+        "", config=True, help="Access key; empty: the AWS chain (environment, web identity, ...)."
+    )
+    secret_access_key = Unicode("", config=True, help="Secret key. Never logged.")
+    session_token = Unicode("", config=True, help="Session token for temporary credentials.")
+    profile = Unicode(
+        "",
+        config=True,
+        help="A profile of ~/.aws/config and ~/.aws/credentials (needs boto3 installed).",
+    )
+    virtual_hosted_style = Bool(
+        False,
+        config=True,
+        help="Address buckets as BUCKET.host (AWS's style) instead of host/BUCKET (path "
+        "style, which MinIO, Ceph and Swift expect by default).",
+    )
+
+    @default("endpoint_url")
+    def _endpoint_default(self) -> str:
+        return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
+
+    @default("region")
+    def _region_default(self) -> str:
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+    @property
+    def location(self) -> str:
+        return self.endpoint_url or f"AWS ({self.region})"
+
+    def _build_client(self) -> Any:
+        from obstore.store import S3Store as ObstoreS3
+
+        config: dict[str, Any] = {
+            "region": self.region,
+            "virtual_hosted_style_request": self.virtual_hosted_style,
+        }
+        if self.endpoint_url:
+            config["endpoint"] = self.endpoint_url
+        provider = None
+        if self.access_key_id or self.secret_access_key:
+            config["access_key_id"] = self.access_key_id
+            config["secret_access_key"] = self.secret_access_key
+            if self.session_token:
+                config["session_token"] = self.session_token
+        elif self.profile:
+            provider = self._profile_provider()
+        return ObstoreS3(
+            self.bucket,
+            client_options=self._client_options(
+                allow_http=self.endpoint_url.lower().startswith("http://")
+            ),
+            retry_config=_NO_OBSTORE_RETRIES,
+            credential_provider=provider,
+            **config,
+        )
+
+    def _profile_provider(self) -> Any:
+        # obstore reads the environment and web identity itself, but not ~/.aws files.
+        try:
+            import boto3
+            from obstore.auth.boto3 import Boto3CredentialProvider
+        except ImportError as exc:
+            raise InvalidRequest(
+                f"S3Store.profile = {self.profile!r} needs boto3 to read ~/.aws: "
+                "pip install boto3 (or set access_key_id/secret_access_key)"
+            ) from exc
+        return Boto3CredentialProvider(boto3.Session(profile_name=self.profile))
+
+
+class GCSStore(ObstoreStore):
+    """Objects in a Google Cloud Storage bucket (``gs://``); credentials from the
+    environment (GOOGLE_APPLICATION_CREDENTIALS, ...). Not tested here."""
+
+    kind = "GCS"
+
+    @property
+    def location(self) -> str:
+        return f"gs://{self.bucket}"
+
+    def _build_client(self) -> Any:
+        from obstore.store import from_url
+
+        return from_url(
+            f"gs://{self.bucket}",
+            client_options=self._client_options(),
+            retry_config=_NO_OBSTORE_RETRIES,
+        )
+
+
+class AzureStore(ObstoreStore):
+    """Blobs in an Azure Storage container (``az://``); account and credentials from the
+    environment (AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY, ...). Not tested here."""
+
+    kind = "Azure"
+
+    @property
+    def location(self) -> str:
+        return f"az://{self.bucket}"
+
+    def _build_client(self) -> Any:
+        from obstore.store import from_url
+
+        return from_url(
+            f"az://{self.bucket}",
+            client_options=self._client_options(),
+            retry_config=_NO_OBSTORE_RETRIES,
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def _read_ahead(
+    data: AsyncIterable[bytes], limit: int
+) -> tuple[deque[bytes], AsyncIterator[bytes] | None]:
+    """Chunks of ``data`` until it ends (then ``None``) or passes ``limit`` bytes (then
+    the iterator with the rest)."""
+    chunks: deque[bytes] = deque()
+    size = 0
+    it = aiter(data)
+    async for chunk in it:
+        if chunk:
+            chunks.append(bytes(chunk))
+            size += len(chunk)
+            if size > limit:
+                return chunks, it
+    return chunks, None
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+def _reserved(key: str) -> bool:
+    return any(s.startswith(RESERVED_SEGMENT_PREFIX) for s in key.split("/"))
+
+
+def _code(exc: BaseException) -> str | None:
+    found = _CODE.search(str(exc))
+    return found.group(1) if found else None
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0][:200] if text else "no detail"
+
+
+def _meta(key: str, meta: Mapping[str, Any], attributes: Mapping[str, str]) -> ObjectMeta:
+    return ObjectMeta(
+        key=key,
+        size=int(meta["size"]),
+        last_modified=meta["last_modified"].astimezone(UTC),
+        etag=_unquote(meta.get("e_tag")),
+        content_type=attributes.get("Content-Type"),
+        metadata={k.lower(): v for k, v in attributes.items() if k.lower() not in _ATTRIBUTE_NAMES},
+    )
+
+
+def _listed(key: str, obj: Mapping[str, Any]) -> ObjectMeta:
+    """A listing entry: S3 listings carry no content type or user metadata."""
+    return ObjectMeta(
+        key=key,
+        size=int(obj["size"]),
+        last_modified=obj["last_modified"].astimezone(UTC),
+        etag=_unquote(obj.get("e_tag")),
+    )
