@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import mimetypes
+import os
 import uuid
 from contextlib import aclosing
 from typing import Any
@@ -27,6 +28,7 @@ from traitlets import Integer, Unicode, default
 
 from .. import errors
 from ..stores.base import ObjectMeta, Store, list_all
+from ..hub import expand_store_url
 from ..stores.registry import open_store
 from . import models
 from .bulk import copy_tree, delete_tree, move_tree
@@ -69,7 +71,8 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     @default("store")
     def _default_store(self) -> Store:
-        return open_store(self.store_url, parent=self)
+        # "{username}" in the URL gives each JupyterHub user their own store.
+        return open_store(expand_store_url(self.store_url, os.environ), parent=self)
 
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
