@@ -7,7 +7,7 @@ SWIFT_DIR  ?= .swift-aio
 SWIFT_PORT ?= 8080
 LAB_PORT   ?= 8888
 
-.PHONY: install run test lint format bench clean
+.PHONY: install browser run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
+	fi
 
 # A local Swift, then JupyterLab with every notebook in its container `notebooks`.
 run: install
@@ -27,7 +35,7 @@ run: install
 	  --ServerApp.contents_manager_class=bookstore.SwiftContentsManager \
 	  --SwiftContentsManager.container=notebooks
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install
