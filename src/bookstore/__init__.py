@@ -14,6 +14,8 @@ _LAZY = {
     "BookstoreContentsManager": "bookstore.contents",
     "SwiftContentsManager": "bookstore.contents",
     "S3ContentsManager": "bookstore.contents",
+    "KeystoneContentsManager": "bookstore.contents",
+    "CloudFilesContentsManager": "bookstore.contents",
 }
 
 __all__ = [*_LAZY, "__version__"]

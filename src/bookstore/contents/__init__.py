@@ -11,8 +11,6 @@ _LAZY = {
     "BookstoreContentsManager": ".manager",
     "CloudFilesContentsManager": ".presets",
     "KeystoneContentsManager": ".presets",
-    "CloudFilesContentsManager": ".presets",
-    "KeystoneContentsManager": ".presets",
     "S3ContentsManager": ".presets",
     "SwiftContentsManager": ".presets",
 }

@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bookstore.devswift.config import (
@@ -28,8 +28,10 @@ from bookstore.devswift.config import (
     DEFAULT_PORT,
     HOST,
     KEY,
+    KEYSTONE_LISTENERS,
     REGION,
     USER,
+    KeystoneProxy,
     Layout,
     load_settings,
     save_settings,
@@ -51,7 +53,8 @@ class SwiftAIOError(Exception):
 
 @dataclass(frozen=True)
 class AIOInfo:
-    """How to reach a running swift-aio: Swift v1.0 (tempauth) and S3 credentials."""
+    """How to reach a running swift-aio: Swift v1.0 (tempauth) and S3 credentials, and,
+    when started with Keystone, its v3 URL, a demo user and the proxies it lists."""
 
     data_dir: Path
     port: int
@@ -65,6 +68,12 @@ class AIOInfo:
     s3_access_key: str = field(init=False)
     s3_secret_key: str = field(init=False)
     region: str = REGION
+    #: "RegionOne/public" -> port of the Keystone-enabled proxy listed under that name.
+    keystone_ports: dict[str, int] = field(default_factory=dict, hash=False)
+    keystone_url: str | None = None  # e.g. http://127.0.0.1:5000/v3
+    keystone_user: str = "demo"  # owner of project "demo", domain "default"
+    keystone_project: str = "demo"
+    keystone_password: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         base = f"http://{self.host}:{self.port}"
@@ -79,9 +88,14 @@ class AIOInfo:
     def url(self) -> str:
         return self.s3_endpoint
 
+    def keystone_endpoint(self, region: str = "RegionOne", interface: str = "public") -> str:
+        """Base URL of the Keystone-enabled proxy the catalog lists for region/interface."""
+        return f"http://{self.host}:{self.keystone_ports[f'{region}/{interface}']}"
+
     def env(self) -> dict[str, str]:
-        """Variables for the ``swift`` CLI / python-swiftclient and for S3 clients."""
-        return {
+        """Variables for the ``swift`` CLI / python-swiftclient and for S3 clients; with
+        Keystone, also the ``OS_*`` ones of its demo user (openstack CLI, Bookstore)."""
+        env = {
             "ST_AUTH": self.auth_url,
             "ST_USER": self.user,
             "ST_KEY": self.key,
@@ -90,6 +104,18 @@ class AIOInfo:
             "AWS_SECRET_ACCESS_KEY": self.s3_secret_key,
             "AWS_DEFAULT_REGION": self.region,
         }
+        if self.keystone_url:
+            env.update(
+                OS_AUTH_URL=self.keystone_url,
+                OS_IDENTITY_API_VERSION="3",
+                OS_USERNAME=self.keystone_user,
+                OS_PASSWORD=self.keystone_password,
+                OS_PROJECT_NAME=self.keystone_project,
+                OS_USER_DOMAIN_ID="default",
+                OS_PROJECT_DOMAIN_ID="default",
+                OS_REGION_NAME="RegionOne",
+            )
+        return env
 
 
 def default_data_dir() -> Path:
@@ -125,8 +151,8 @@ def _reap(pid: int) -> None:
         del _children[pid]
 
 
-def _is_our_server(pid: int) -> bool:
-    """True if ``pid`` is alive (not a zombie) and is a swift-aio server."""
+def _is_our_server(pid: int, module: str = _SERVER_MODULE) -> bool:
+    """True if ``pid`` is alive (not a zombie) and runs ``python -m module``."""
     _reap(pid)
     proc = Path(f"/proc/{pid}")
     if proc.parent.is_dir():
@@ -137,7 +163,7 @@ def _is_our_server(pid: int) -> bool:
             return False
         state = stat.rsplit(")", 1)[1].split()[0]
         # A recycled pid belongs to some other program: never signal it.
-        return state not in ("Z", "X") and _SERVER_MODULE.encode() in cmdline
+        return state not in ("Z", "X") and module.encode() in cmdline
     try:  # no /proc (macOS): trust the pid file
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -156,7 +182,23 @@ def status(data_dir: Path | str | None = None) -> AIOInfo | None:
     state = _read_state(layout)
     if state is None or state.get("pid") != pid:
         return None
-    return AIOInfo(data_dir=layout.root, port=int(state["port"]), pid=pid)
+    return _with_keystone(AIOInfo(data_dir=layout.root, port=int(state["port"]), pid=pid), state)
+
+
+def _with_keystone(info: AIOInfo, state: dict) -> AIOInfo:
+    """``info`` plus Keystone's URL and demo user, if this server has Keystone proxies."""
+    ports = state.get("keystone_ports")
+    if not ports:
+        return info
+    from bookstore.devswift import keystone
+
+    ks = keystone.status(info.data_dir)
+    return replace(
+        info,
+        keystone_ports={name: int(port) for name, port in ports.items()},
+        keystone_url=ks.auth_url if ks else None,
+        keystone_password=ks.demo_password if ks else "",
+    )
 
 
 def configured_info(data_dir: Path | str | None = None) -> AIOInfo:
@@ -225,8 +267,15 @@ def check_port_free(port: int, host: str = HOST) -> None:
 # --- starting -----------------------------------------------------------------
 
 
-def prepare(data_dir: Path | str | None = None, port: int | None = None) -> tuple[Layout, int]:
-    """Check everything that can be checked and write the configs; returns the port to use."""
+def prepare(
+    data_dir: Path | str | None = None,
+    port: int | None = None,
+    keystone: KeystoneProxy | None = None,
+) -> tuple[Layout, int]:
+    """Check everything that can be checked and write the configs; returns the port to use.
+
+    With ``keystone``, the server will also run the proxy validating Keystone tokens.
+    """
     layout = Layout(Path(data_dir or default_data_dir()).resolve())
     check_swift_installed()
     check_xattrs(layout.root)
@@ -240,7 +289,7 @@ def prepare(data_dir: Path | str | None = None, port: int | None = None) -> tupl
         save_settings(layout, settings)
     if port:
         check_port_free(port)
-    write_configs(layout, settings)
+    write_configs(layout, settings, keystone)
     return layout, port
 
 
@@ -266,6 +315,7 @@ def start(
     *,
     timeout: float = 60.0,
     stop_with_parent: bool = False,
+    keystone: bool = False,
 ) -> tuple[AIOInfo, bool]:
     """Start the server in the background unless it already runs.
 
@@ -273,9 +323,18 @@ def start(
     Returns only once an authenticated request has succeeded. ``port=None``
     reuses the data directory's last port (8080 at first); ``port=0`` picks a
     free one. ``stop_with_parent`` makes the server exit when this process does.
+
+    ``keystone``: also a real Keystone (``bookstore.devswift.keystone``; port 5000, or a
+    free one with ``port=0``) and a proxy validating its tokens, listed in its catalog
+    as object-store endpoints of RegionOne and RegionTwo, public and internal. Swift
+    starts while Keystone does; this returns once a Keystone user could use Swift.
     """
     layout = Layout(Path(data_dir or default_data_dir()).resolve())
     running = status(layout.root)
+    if running is not None and keystone and running.keystone_url is None:
+        raise SwiftAIOError(
+            f"already running without Keystone at {running.url} (pid {running.pid}); stop it first"
+        )
     if running is not None:
         return running, False
     pid = _read_pid(layout)
@@ -286,8 +345,41 @@ def start(
             running = status(layout.root)
         if running is not None:
             return running, False
-    layout, port = prepare(layout.root, port)
+    if not keystone:
+        layout, port = prepare(layout.root, port)
+        return _start_swift(layout, port, timeout, stop_with_parent), True
 
+    from bookstore.devswift import keystone as ks
+
+    started = time.monotonic()
+    pending = ks.begin(layout.root, 0 if port == 0 else None, stop_with_parent=stop_with_parent)
+    try:
+        known = pending if isinstance(pending, ks.KeystoneInfo) else pending.info
+        proxy = KeystoneProxy(known.auth_url, known.service_password)
+        layout, port = prepare(layout.root, port, proxy)
+        info = _start_swift(layout, port, timeout, stop_with_parent)
+        try:
+            ks_info = pending if isinstance(pending, ks.KeystoneInfo) else pending.wait(timeout)
+            admin = ks_info.admin()
+            admin.register_swift(
+                {name: info.keystone_endpoint(*name.split("/")) for name in KEYSTONE_LISTENERS},
+                ks_info.service_password,
+            )
+            admin.ensure_member(info.keystone_user, ks_info.demo_password, info.keystone_project)
+            info = replace(
+                info, keystone_url=ks_info.auth_url, keystone_password=ks_info.demo_password
+            )
+            _check_keystone(info, max(5.0, timeout - (time.monotonic() - started)))
+        except BaseException:
+            stop(layout.root)
+            raise
+    except BaseException:
+        ks.stop(layout.root)
+        raise
+    return info, True
+
+
+def _start_swift(layout: Layout, port: int, timeout: float, stop_with_parent: bool) -> AIOInfo:
     layout.log_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         if layout.log_file.stat().st_size > _MAX_LOG_BYTES:
@@ -309,7 +401,7 @@ def start(
     except BaseException:
         _terminate(proc.pid, 5.0)
         raise
-    return info, True
+    return info
 
 
 def _log_tail(layout: Layout, offset: int, lines: int = 15) -> str:
@@ -341,6 +433,8 @@ def _wait_ready(layout: Layout, proc: subprocess.Popen, timeout: float, log_offs
             state = _read_state(layout)
             if state is not None and state.get("pid") == proc.pid:
                 info = AIOInfo(data_dir=layout.root, port=int(state["port"]), pid=proc.pid)
+                ports = state.get("keystone_ports") or {}
+                info = replace(info, keystone_ports={n: int(p) for n, p in ports.items()})
         if info is not None:
             try:
                 check_authenticated(info)
@@ -373,13 +467,45 @@ def check_authenticated(info: AIOInfo, timeout: float = 5.0) -> None:
         raise SwiftAIOError(f"{err.url} answered {err.code} {err.reason}") from None
 
 
+def _check_keystone(info: AIOInfo, timeout: float) -> None:
+    """A Keystone token of the demo user opens its account through every listed proxy."""
+    from keystoneauth1 import exceptions as ksa
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    plugin = v3.Password(
+        auth_url=info.keystone_url,
+        username=info.keystone_user,
+        password=info.keystone_password,
+        project_name=info.keystone_project,
+        user_domain_id="default",
+        project_domain_id="default",
+    )
+    sess = session.Session(auth=plugin, timeout=5.0)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            access = plugin.get_access(sess)
+            for name in KEYSTONE_LISTENERS:
+                region, interface = name.split("/")
+                url = access.service_catalog.url_for(
+                    service_type="object-store", region_name=region, interface=interface
+                )
+                sess.head(url, authenticated=True)
+            return
+        except (ksa.ClientException, OSError) as err:
+            if time.monotonic() > deadline:
+                raise SwiftAIOError(f"Keystone users cannot use Swift: {err}") from None
+            time.sleep(0.1)
+
+
 # --- stopping -----------------------------------------------------------------
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def _terminate(pid: int, timeout: float, module: str = _SERVER_MODULE) -> None:
     """SIGTERM, then SIGKILL after ``timeout`` seconds."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        if not _is_our_server(pid):
+        if not _is_our_server(pid, module):
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
@@ -390,7 +516,7 @@ def _terminate(pid: int, timeout: float) -> None:
             _reap(pid)
             continue
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _is_our_server(pid):
+        while time.monotonic() < deadline and _is_our_server(pid, module):
             time.sleep(0.05)
 
 
@@ -406,6 +532,10 @@ def stop(data_dir: Path | str | None = None, *, timeout: float = 10.0) -> bool:
             raise SwiftAIOError(f"could not stop the Swift server (pid {pid})")
     layout.pid_file.unlink(missing_ok=True)
     layout.state_file.unlink(missing_ok=True)
+    if (layout.root / "keystone" / "keystone.pid").exists():
+        from bookstore.devswift import keystone
+
+        keystone.stop(layout.root, timeout=timeout)
     return was_running
 
 

@@ -39,12 +39,22 @@ def swift_aio() -> None:
 )
 @click.option("--foreground", is_flag=True, help="Run in this terminal; Ctrl-C stops it.")
 @click.option("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
-def start(data_dir: Path | None, port: int | None, foreground: bool, timeout: float) -> None:
+@click.option(
+    "--keystone",
+    is_flag=True,
+    help="Also a real Keystone (port 5000; 0 with --port 0) and Swift proxies taking its "
+    "tokens, listed in its catalog (RegionOne, RegionTwo). Needs 'bookstore[keystone-aio]'.",
+)
+def start(
+    data_dir: Path | None, port: int | None, foreground: bool, timeout: float, keystone: bool
+) -> None:
     """Start Swift in the background; return once an authenticated request succeeds."""
     try:
+        if foreground and keystone:
+            raise aio.SwiftAIOError("--keystone runs in the background only; drop --foreground")
         if foreground:
             aio.run_foreground(data_dir, port)  # does not return
-        info, started = aio.start(data_dir, port, timeout=timeout)
+        info, started = aio.start(data_dir, port, timeout=timeout, keystone=keystone)
     except (aio.SwiftAIOError, OSError) as err:  # OSError: e.g. an unwritable data dir
         _fail(err)
     if not started:
@@ -53,6 +63,12 @@ def start(data_dir: Path | None, port: int | None, foreground: bool, timeout: fl
             click.echo(f"swift-aio: note: --port {port} ignored; stop it first", err=True)
     else:
         click.echo(f"swift-aio: running at {info.url} (pid {info.pid}, data {info.data_dir})")
+    if info.keystone_url:
+        regions = sorted({name.split("/")[0] for name in info.keystone_ports})
+        click.echo(
+            f"swift-aio: Keystone at {info.keystone_url} (user {info.keystone_user}, project "
+            f"{info.keystone_project}; Swift regions {', '.join(regions)})"
+        )
     click.echo(f'swift-aio: eval "$(bookstore swift-aio env{_dir_arg(data_dir)})"; swift list')
 
 

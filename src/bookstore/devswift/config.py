@@ -37,6 +37,32 @@ PROXY_PIPELINE = (
     " versioned_writes symlink proxy-logging proxy-server"
 )
 
+# --- with Keystone (bookstore swift-aio start --keystone) ---------------------------------
+# A second proxy app, validating Keystone tokens, on one socket per (region, interface):
+# the catalog lists each as an object-store endpoint, so regions and interfaces differ
+# by port while all of them share the same storage servers.
+KEYSTONE_REGIONS = ("RegionOne", "RegionTwo")
+KEYSTONE_INTERFACES = ("public", "internal")
+KEYSTONE_LISTENERS = tuple(f"{r}/{i}" for r in KEYSTONE_REGIONS for i in KEYSTONE_INTERFACES)
+KEYSTONE_PROXY = "proxy-keystone"
+KEYSTONE_PROXY_PIPELINE = (
+    "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl"
+    " ratelimit authtoken keystoneauth staticweb copy container-quotas account-quotas slo dlo"
+    " versioned_writes symlink proxy-logging proxy-server"
+)
+#: The user authtoken validates tokens as, in Keystone's "service" project.
+SERVICE_USER, SERVICE_PROJECT = "swift", "service"
+#: Roles that make a Keystone user the owner of their project's Swift account.
+OPERATOR_ROLES = ("admin", "member", "swiftoperator")
+
+
+@dataclass(frozen=True)
+class KeystoneProxy:
+    """What the Keystone-enabled proxy needs to know about Keystone."""
+
+    auth_url: str  # e.g. http://127.0.0.1:5000/v3
+    service_password: str
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -111,13 +137,24 @@ def save_settings(layout: Layout, settings: dict) -> None:
     _write(layout.settings_file, json.dumps(settings, indent=2) + "\n", private=True)
 
 
-def write_configs(layout: Layout, settings: dict) -> None:
-    """(Re)write every config file; rings are built by the server, which knows the ports."""
+def write_configs(layout: Layout, settings: dict, keystone: KeystoneProxy | None = None) -> None:
+    """(Re)write every config file; rings are built by the server, which knows the ports.
+
+    With ``keystone``, also the Keystone-enabled proxy's; without, it is removed, and
+    the server starts the tempauth proxy only.
+    """
     for path in (layout.etc, layout.devices / DEVICE, layout.run, layout.log_dir):
         path.mkdir(parents=True, exist_ok=True)
     (layout.root / "cache").mkdir(exist_ok=True)
     _write(layout.etc / "swift.conf", _swift_conf(settings), private=True)
     _write(layout.conf("proxy"), _proxy_conf(layout, settings), private=True)
+    if keystone is None:
+        layout.conf(KEYSTONE_PROXY).unlink(missing_ok=True)
+    else:
+        text = _proxy_conf(
+            layout, settings, KEYSTONE_PROXY, KEYSTONE_PROXY_PIPELINE
+        ) + _keystone_filters(keystone)
+        _write(layout.conf(KEYSTONE_PROXY), text, private=True)
     for server in SERVERS:
         _write(layout.conf(server), _backend_conf(layout, server))
 
@@ -177,16 +214,21 @@ max_meta_overall_size = 2048
 """
 
 
-def _proxy_conf(layout: Layout, settings: dict) -> str:
+def _proxy_conf(
+    layout: Layout,
+    settings: dict,
+    log_name: str = "proxy-server",
+    pipeline: str = PROXY_PIPELINE,
+) -> str:
     users = "\n".join(
         f"user_{name.replace(':', '_')} = {key} {groups}".rstrip()
         for name, (key, groups) in USERS.items()
     )
     return (
-        _default_section(layout, "proxy-server")
+        _default_section(layout, log_name)
         + f"""
 [pipeline:main]
-pipeline = {PROXY_PIPELINE}
+pipeline = {pipeline}
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -267,6 +309,36 @@ use = egg:swift#dlo
 use = egg:swift#symlink
 """
     )
+
+
+def _keystone_filters(keystone: KeystoneProxy) -> str:
+    return f"""
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = {keystone.auth_url}
+auth_url = {keystone.auth_url}
+auth_type = password
+username = {SERVICE_USER}
+password = {keystone.service_password}
+project_name = {SERVICE_PROJECT}
+user_domain_id = default
+project_domain_id = default
+# The catalog's public identity endpoint (the default, internal, may be stale).
+interface = public
+# Let keystoneauth decide, so that tempurl and public containers work without a token.
+delay_auth_decision = true
+# Ask Keystone about every token: a revoked token fails at once (the tests revoke some).
+# keystonemiddleware's own in-process cache honours -1 ("expired at once"); swift.cache
+# (devswift/cache.py) would keep such entries forever, so it is not used here.
+token_cache_time = -1
+http_connect_timeout = 5
+http_request_max_retries = 1
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = {", ".join(OPERATOR_ROLES)}
+reseller_admin_role = ResellerAdmin
+"""
 
 
 def _backend_conf(layout: Layout, server: str) -> str:

@@ -26,7 +26,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bookstore.devswift.config import DEVICE, HOST, PART_POWER, SERVERS, Layout
+from bookstore.devswift.config import (
+    DEVICE,
+    HOST,
+    KEYSTONE_LISTENERS,
+    KEYSTONE_PROXY,
+    PART_POWER,
+    SERVERS,
+    Layout,
+)
 
 EXIT_PORT_IN_USE = 3
 
@@ -141,6 +149,10 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
 
     proxy_sock = _listen(port)
     backend_socks = {server: _listen(0) for server in SERVERS}
+    # With Keystone (its proxy config exists): one more proxy app, on one socket per
+    # catalog endpoint (region/interface), ports picked by the kernel.
+    keystone = layout.conf(KEYSTONE_PROXY).exists()
+    keystone_socks = {name: _listen(0) for name in KEYSTONE_LISTENERS} if keystone else {}
     ports = {server: sock.getsockname()[1] for server, sock in backend_socks.items()}
     _build_rings(layout, ports)
 
@@ -167,6 +179,13 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
         threads.append(
             eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
         )
+    if keystone_socks:
+        app = loadapp(str(layout.conf(KEYSTONE_PROXY)), global_conf={"log_name": KEYSTONE_PROXY})
+        for sock in keystone_socks.values():
+            pool = eventlet.GreenPool(1024)
+            threads.append(
+                eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
+            )
 
     stopping: list[int] = []
 
@@ -178,10 +197,10 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
     signal.signal(signal.SIGHUP, on_signal)
 
     actual_port = proxy_sock.getsockname()[1]
-    _write_json(
-        layout.state_file,
-        {"pid": pid, "port": actual_port, "backend_ports": ports, "started": time.time()},
-    )
+    state = {"pid": pid, "port": actual_port, "backend_ports": ports, "started": time.time()}
+    if keystone_socks:
+        state["keystone_ports"] = {n: s.getsockname()[1] for n, s in keystone_socks.items()}
+    _write_json(layout.state_file, state)
     print(
         f"swift-aio: ready on http://{HOST}:{actual_port} (pid {pid}, backends {ports}) "
         f"in {time.monotonic() - started:.2f}s",
@@ -200,7 +219,7 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
 
     for thread in threads:
         thread.kill()
-    for sock in [proxy_sock, *backend_socks.values()]:
+    for sock in [proxy_sock, *backend_socks.values(), *keystone_socks.values()]:
         sock.close()
     print("swift-aio: stopped", file=sys.stderr, flush=True)
     return 0

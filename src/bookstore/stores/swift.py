@@ -4,8 +4,8 @@ How it fits together:
 
 - **Auth** is a seam: a ``SwiftAuth`` turns configuration into ``(storage_url, token)``.
   One token is shared by every connection; a 401 drops it, authenticates again and
-  retries once. v1.0 (tempauth, swauth, the dev Swift) is here; Keystone and Rackspace
-  are other ``SwiftAuth``s and need nothing else to change.
+  retries once; a token the auth says expires soon is replaced before it is used.
+  v1.0, Keystone (v2.0, v3, clouds.yaml, OS_*) and Rackspace live in ``swift_auth``.
 - **Threads**: swiftclient blocks and its ``Connection`` is not thread-safe. Every call
   checks a ``Connection`` out of a small pool and runs it in an anyio worker thread,
   at most ``workers`` at a time, so the event loop never waits on the network.
@@ -20,16 +20,15 @@ import hashlib
 import http.client
 import json
 import math
-import os
 import uuid
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -37,10 +36,10 @@ import anyio.from_thread
 import anyio.to_thread
 import requests
 import urllib3.exceptions
-from swiftclient.client import Connection, get_auth_1_0
+from swiftclient.client import Connection
 from swiftclient.exceptions import ClientException
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Float, Int, Unicode, default, validate
+from traitlets import Bool, Float, Int, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
 from ..errors import (
@@ -56,6 +55,7 @@ from ..errors import (
 from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
 from .keys import DEFAULT_CONTENT_TYPE, RESERVED_SEGMENT_PREFIX, check_key, prefix_can_match
 from .retry import RetryPolicy, Transient, is_retryable_status, parse_retry_after
+from .swift_auth import SwiftAuth, V1Auth, auth_from_config, renewal_due
 
 __all__ = ["SwiftAuth", "SwiftStore", "V1Auth"]
 
@@ -91,60 +91,56 @@ _CONFIG_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# --- auth seam ---------------------------------------------------------------------------
-
-
-class SwiftAuth(Protocol):
-    """Credentials -> a storage URL and a token. Blocking: called in a worker thread."""
-
-    #: Who and where, for error messages (user and auth URL): never a key or a token.
-    description: str
-
-    def authenticate(self) -> tuple[str, str]:
-        """A fresh ``(storage_url, token)``; raises swiftclient/requests errors."""
-        ...
-
-
-@dataclass
-class V1Auth:
-    """Swift's v1.0 auth (tempauth, swauth): ``GET auth_url`` with X-Auth-User/X-Auth-Key."""
-
-    auth_url: str
-    user: str
-    key: str = field(repr=False)
-    timeout: float | None = None
-    insecure: bool = False
-    cacert: str | None = None
-
-    @property
-    def description(self) -> str:
-        return f"user {self.user!r} at {self.auth_url}"
-
-    def authenticate(self) -> tuple[str, str]:
-        return get_auth_1_0(
-            self.auth_url,
-            self.user,
-            self.key,
-            timeout=self.timeout,
-            insecure=self.insecure,
-            cacert=self.cacert,
-        )
-
-
 # --- the store ---------------------------------------------------------------------------
 
 
 class SwiftStore(LoggingConfigurable):
     """Objects in one Swift container, under an optional prefix."""
 
-    auth_url = Unicode(
-        help="Auth endpoint, e.g. http://host:8080/auth/v1.0 (default: $ST_AUTH)."
-    ).tag(config=True)
-    user = Unicode(help="Swift user, e.g. 'account:user' (default: $ST_USER).").tag(config=True)
-    key = Unicode(help="Swift key/password (default: $ST_KEY). Never logged.").tag(config=True)
-    auth_version = Unicode(help="Auth protocol: '1.0' (default: $ST_AUTH_VERSION or '1.0').").tag(
+    # Credentials. Unset ones come from c.SwiftStore.cloud, else the environment (OS_*,
+    # then ST_*): see bookstore.stores.swift_auth for the precedence.
+    cloud = Unicode("", help="Use this cloud of clouds.yaml (found as openstacksdk finds it).").tag(
         config=True
     )
+    auth_url = Unicode(
+        help="Auth endpoint: Keystone (e.g. https://keystone:5000/v3) or Swift v1.0 "
+        "(e.g. http://host:8080/auth/v1.0)."
+    ).tag(config=True)
+    auth_version = Unicode(
+        help="'1.0' (Swift tempauth/swauth), '2.0' or '3' (Keystone); "
+        "default: from auth_url (/v3, /v2.0, /auth/v1.0) and the credentials given."
+    ).tag(config=True)
+    auth_type = Unicode(
+        help="'rackspace' (Rackspace API key), or a keystoneauth1 plugin name such as "
+        "'v3password', 'v3applicationcredential', 'v3token'; default: from the credentials."
+    ).tag(config=True)
+    user = Unicode(help="User name (v1.0: 'account:user').").tag(config=True)
+    user_id = Unicode(help="Keystone user id (instead of user).").tag(config=True)
+    key = Unicode(help="Password, v1.0 key or Rackspace API key. Never logged.").tag(config=True)
+    project_name = Unicode(help="Keystone project (tenant) name.").tag(config=True)
+    project_id = Unicode(help="Keystone project (tenant) id.").tag(config=True)
+    user_domain_name = Unicode(help="Domain of the user (default: id 'default').").tag(config=True)
+    user_domain_id = Unicode(help="Domain id of the user.").tag(config=True)
+    project_domain_name = Unicode(help="Domain of the project (default: id 'default').").tag(
+        config=True
+    )
+    project_domain_id = Unicode(help="Domain id of the project.").tag(config=True)
+    application_credential_id = Unicode(help="Keystone v3 application credential id.").tag(
+        config=True
+    )
+    application_credential_secret = Unicode(
+        help="Secret of the application credential. Never logged."
+    ).tag(config=True)
+    token = Unicode(help="A Keystone token, exchanged for a project-scoped one. Never logged.").tag(
+        config=True
+    )
+    region_name = Unicode(
+        help="Region of the object-store endpoint in the catalog (default: the first listed)."
+    ).tag(config=True)
+    interface = Unicode(
+        help="Catalog endpoint interface: 'public' or 'internal' (default: the cloud's, "
+        "else 'public')."
+    ).tag(config=True)
     storage_url = Unicode(
         "", help="Use this storage URL instead of the one auth returns (e.g. an internal endpoint)."
     ).tag(config=True)
@@ -179,22 +175,6 @@ class SwiftStore(LoggingConfigurable):
     auth = AnyTrait(
         None, allow_none=True, help="A SwiftAuth object used instead of auth_url/user/key."
     )
-
-    @default("auth_url")
-    def _auth_url_default(self) -> str:
-        return os.environ.get("ST_AUTH", "")
-
-    @default("user")
-    def _user_default(self) -> str:
-        return os.environ.get("ST_USER", "")
-
-    @default("key")
-    def _key_default(self) -> str:
-        return os.environ.get("ST_KEY", "")
-
-    @default("auth_version")
-    def _auth_version_default(self) -> str:
-        return os.environ.get("ST_AUTH_VERSION", "1.0")
 
     @validate("prefix")
     def _valid_prefix(self, proposal: Any) -> str:
@@ -481,6 +461,9 @@ class SwiftStore(LoggingConfigurable):
             return await self.head(dst)
         return ObjectMeta(dst, total, _header_time(got), _unquote(got["etag"]), ctype, {})
 
+    async def connect(self) -> None:
+        await self._ensure_ready()
+
     async def close(self) -> None:
         self._closed = True
         for stream in list(self._streams):
@@ -492,33 +475,15 @@ class SwiftStore(LoggingConfigurable):
 
     def _get_auth(self) -> SwiftAuth:
         if self._auth_obj is None:
-            self._auth_obj = self.auth or self._auth_from_config()
+            self._auth_obj = self.auth or auth_from_config(self)
         return self._auth_obj
 
-    def _auth_from_config(self) -> SwiftAuth:
-        if self.auth_version not in ("1", "1.0"):
-            raise InvalidRequest(
-                f"SwiftStore.auth_version {self.auth_version!r} is not supported yet; use '1.0'"
-            )
-        if not (self.auth_url and self.user and self.key):
-            raise Unauthenticated(
-                "no Swift credentials: set c.SwiftStore.auth_url, .user and .key "
-                "(or ST_AUTH, ST_USER and ST_KEY)"
-            )
-        return V1Auth(
-            self.auth_url,
-            self.user,
-            self.key,
-            timeout=self.timeout,
-            insecure=self.insecure,
-            cacert=self.cacert,
-        )
-
     async def _credentials(self) -> tuple[str, str]:
-        """The storage URL and the shared token, authenticating if there is none."""
-        if self._token is None:
+        """The storage URL and the shared token, authenticating if there is none
+        (or if the one there is expires soon)."""
+        if self._token is None or renewal_due(self._auth_obj):
             async with self._auth_lock:  # one authentication, however many callers wait
-                if self._token is None:
+                if self._token is None or renewal_due(self._auth_obj):
                     auth = self._get_auth()
 
                     def authenticate() -> tuple[str, str]:
@@ -914,6 +879,20 @@ class SwiftStore(LoggingConfigurable):
             f"cannot {action} {where}: Swift said {reason}",
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
+
+    # --- for layers above: requests the Store protocol has no words for ---------------------
+
+    async def call(
+        self, fn: Callable[[Connection], T], *, action: str = "call", key: str | None = None
+    ) -> T:
+        """``fn(connection)`` in a worker thread on a pooled, authenticated connection.
+
+        With this store's retries, re-authentication and error mapping: ``fn`` may run
+        more than once and fails with ``bookstore.errors`` only. For account and
+        container requests (sharing: TempURL keys, a public container); ``fn`` names
+        objects itself (``self.prefix`` + key). ``action`` and ``key`` go into messages.
+        """
+        return await self._call(fn, action=action, key=key)
 
 
 # --- helpers -------------------------------------------------------------------------------
