@@ -27,8 +27,8 @@ from traitlets import Any as AnyTrait
 from traitlets import Integer, Unicode, default
 
 from .. import errors
-from ..stores.base import ObjectMeta, Store, list_all
 from ..hub import expand_store_url
+from ..stores.base import ObjectMeta, Store, list_all
 from ..stores.registry import open_store
 from . import models
 from .bulk import copy_tree, delete_tree, move_tree
