@@ -14,11 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
+from traitlets import Float, Int, Unicode, validate
+from traitlets.config import LoggingConfigurable
 
 from ..errors import Unavailable
+from .keys import normalize_prefix
 
 T = TypeVar("T")
 
@@ -96,3 +99,49 @@ class RetryPolicy:
                 if log is not None:
                     log.info("%s failed (%s); retry %d in %.2fs", what, exc, tries, pause)
             await anyio.sleep(pause)
+
+
+class RemoteStoreSettings(LoggingConfigurable):
+    """What every networked store is configured with: where (location + prefix), how
+    long to wait, and how to retry. Subclasses name their location trait."""
+
+    #: The trait the store URL's first part fills: "container" (Swift), "bucket" (S3).
+    location_trait = "container"
+
+    prefix = Unicode("", help="Key prefix, e.g. 'alice/'; a trailing '/' is added.").tag(
+        config=True
+    )
+    timeout = Float(60.0, help="Seconds to wait for a connection, or for an answer.").tag(
+        config=True
+    )
+    retries = Int(4, help="Retries of a request that failed for a transient reason.").tag(
+        config=True
+    )
+    retry_backoff = Float(0.25, help="Seconds before the first retry; doubles each retry.").tag(
+        config=True
+    )
+    retry_max_backoff = Float(8.0, help="Cap of the retry backoff, seconds.").tag(config=True)
+    max_retry_after = Float(30.0, help="Cap of a server's Retry-After, seconds.").tag(config=True)
+
+    @validate("prefix")
+    def _valid_prefix(self, proposal: Any) -> str:
+        return normalize_prefix(proposal["value"])
+
+    @classmethod
+    def from_url(
+        cls, location: str, prefix: str = "", *, parent: Any = None, **options: Any
+    ) -> Any:
+        """``swift://notebooks/alice`` -> container (or bucket) "notebooks", prefix "alice/"."""
+        if location:
+            options.setdefault(cls.location_trait, location)
+        if prefix:
+            options.setdefault("prefix", prefix)
+        return cls(parent=parent, **options)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.retries + 1,
+            base_delay=self.retry_backoff,
+            max_delay=self.retry_max_backoff,
+            max_retry_after=self.max_retry_after,
+        )

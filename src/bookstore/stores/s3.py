@@ -54,7 +54,6 @@ from obstore.exceptions import (
     UnauthenticatedError,
 )
 from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
-from traitlets.config import LoggingConfigurable
 
 from ..errors import (
     AlreadyExists,
@@ -72,11 +71,10 @@ from .keys import (
     RESERVED_SEGMENT_PREFIX,
     check_key,
     etag_matches,
-    normalize_prefix,
     prefix_can_match,
 )
 from .local import MARKER_FILE
-from .retry import RetryPolicy, Transient, is_retryable_status
+from .retry import RemoteStoreSettings, Transient, is_retryable_status
 
 T = TypeVar("T")
 
@@ -120,7 +118,7 @@ class _Upload:
     body_error: BaseException | None = None
 
 
-class ObstoreStore(LoggingConfigurable):
+class ObstoreStore(RemoteStoreSettings):
     """Objects in one bucket, under an optional prefix, through an obstore client.
 
     Settings here apply to ``S3Store``, ``GCSStore`` and ``AzureStore`` alike.
@@ -129,21 +127,15 @@ class ObstoreStore(LoggingConfigurable):
     #: For messages: "S3", "GCS", "Azure".
     kind = "S3"
 
+    location_trait = "bucket"
+
     bucket = Unicode("notebooks", config=True, help="The bucket (container) holding the objects.")
-    prefix = Unicode("", config=True, help="Key prefix, e.g. 'alice/'; a trailing '/' is added.")
     page_size = Int(1000, config=True, help="Most entries (objects + prefixes) in a listing page.")
-    timeout = Float(
-        60.0, config=True, help="Seconds to wait for a connection, or for the next bytes."
-    )
     request_timeout = Float(
         3600.0,
         config=True,
         help="Seconds one whole request may take, body included (a streamed download too).",
     )
-    retries = Int(4, config=True, help="Retries of a request that failed for a transient reason.")
-    retry_backoff = Float(0.25, config=True, help="Seconds before the first retry; doubles.")
-    retry_max_backoff = Float(8.0, config=True, help="Cap of the retry backoff, seconds.")
-    max_retry_after = Float(30.0, config=True, help="Cap of a server's Retry-After, seconds.")
     part_size = Int(
         6 << 20,
         config=True,
@@ -161,10 +153,6 @@ class ObstoreStore(LoggingConfigurable):
         "after a 501 answer.",
     )
 
-    @validate("prefix")
-    def _valid_prefix(self, proposal: Any) -> str:
-        return normalize_prefix(proposal["value"])
-
     @validate("page_size", "upload_concurrency")
     def _at_least_one(self, proposal: Any) -> int:
         return max(1, proposal["value"])
@@ -173,17 +161,6 @@ class ObstoreStore(LoggingConfigurable):
     def _valid_part_size(self, proposal: Any) -> int:
         return max(MIN_PART_SIZE, proposal["value"])
 
-    @classmethod
-    def from_url(
-        cls, location: str, prefix: str = "", *, parent: Any = None, **options: Any
-    ) -> ObstoreStore:
-        """``s3://notebooks/alice`` -> bucket "notebooks", prefix "alice/"."""
-        if location:
-            options.setdefault("bucket", location)
-        if prefix:
-            options.setdefault("prefix", prefix)
-        return cls(parent=parent, **options)
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._client: Any = None
@@ -191,12 +168,7 @@ class ObstoreStore(LoggingConfigurable):
         self._closed = False
         self._server_if_match = self.if_match != "emulate"
         self._locks: dict[str, tuple[anyio.Lock, list[int]]] = {}
-        self._retry = RetryPolicy(
-            max_attempts=self.retries + 1,
-            base_delay=self.retry_backoff,
-            max_delay=self.retry_max_backoff,
-            max_retry_after=self.max_retry_after,
-        )
+        self._retry = self.retry_policy()
 
     # --- what subclasses provide ------------------------------------------------------------
 

@@ -39,8 +39,7 @@ import urllib3.exceptions
 from swiftclient.client import Connection
 from swiftclient.exceptions import ClientException
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Float, Int, Unicode, validate
-from traitlets.config import LoggingConfigurable
+from traitlets import Bool, Int, Unicode, validate
 
 from ..errors import (
     AlreadyExists,
@@ -54,7 +53,7 @@ from ..errors import (
 )
 from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
 from .keys import DEFAULT_CONTENT_TYPE, RESERVED_SEGMENT_PREFIX, check_key, prefix_can_match
-from .retry import RetryPolicy, Transient, is_retryable_status, parse_retry_after
+from .retry import RemoteStoreSettings, Transient, is_retryable_status, parse_retry_after
 from .swift_auth import SwiftAuth, V1Auth, auth_from_config, renewal_due
 
 __all__ = ["SwiftAuth", "SwiftStore", "V1Auth"]
@@ -94,7 +93,7 @@ _CONFIG_ERRORS: tuple[type[BaseException], ...] = (
 # --- the store ---------------------------------------------------------------------------
 
 
-class SwiftStore(LoggingConfigurable):
+class SwiftStore(RemoteStoreSettings):
     """Objects in one Swift container, under an optional prefix."""
 
     # Credentials. Unset ones come from c.SwiftStore.cloud, else the environment (OS_*,
@@ -147,9 +146,6 @@ class SwiftStore(LoggingConfigurable):
     container = Unicode("notebooks", help="The Swift container holding the objects.").tag(
         config=True
     )
-    prefix = Unicode("", help="Object name prefix, e.g. 'alice/'; a trailing '/' is added.").tag(
-        config=True
-    )
     create_container = Bool(True, help="Create the container on first use if it is missing.").tag(
         config=True
     )
@@ -158,15 +154,6 @@ class SwiftStore(LoggingConfigurable):
         help="Swift requests in flight at once (worker threads and pooled connections); "
         "streaming uploads get as many again.",
     ).tag(config=True)
-    timeout = Float(60.0, help="Seconds to wait for Swift to connect or answer.").tag(config=True)
-    retries = Int(4, help="Retries of a request that failed for a transient reason.").tag(
-        config=True
-    )
-    retry_backoff = Float(0.25, help="Seconds before the first retry; doubles each retry.").tag(
-        config=True
-    )
-    retry_max_backoff = Float(8.0, help="Cap of the retry backoff, seconds.").tag(config=True)
-    max_retry_after = Float(30.0, help="Cap of a server's Retry-After, seconds.").tag(config=True)
     page_size = Int(10000, help="Objects per container listing request.").tag(config=True)
     insecure = Bool(False, help="Skip TLS certificate verification.").tag(config=True)
     cacert = Unicode(
@@ -176,25 +163,9 @@ class SwiftStore(LoggingConfigurable):
         None, allow_none=True, help="A SwiftAuth object used instead of auth_url/user/key."
     )
 
-    @validate("prefix")
-    def _valid_prefix(self, proposal: Any) -> str:
-        prefix = proposal["value"].lstrip("/")
-        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
-
     @validate("workers", "page_size")
     def _at_least_one(self, proposal: Any) -> int:
         return max(1, proposal["value"])
-
-    @classmethod
-    def from_url(
-        cls, location: str, prefix: str = "", *, parent: Any = None, **options: Any
-    ) -> SwiftStore:
-        """``swift://notebooks/alice`` -> container "notebooks", prefix "alice/"."""
-        if location:
-            options.setdefault("container", location)
-        if prefix:
-            options.setdefault("prefix", prefix)
-        return cls(parent=parent, **options)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -213,12 +184,7 @@ class SwiftStore(LoggingConfigurable):
         self._ready = False
         self._closed = False
         self._caps: dict[str, Any] = {}
-        self._retry = RetryPolicy(
-            max_attempts=self.retries + 1,
-            base_delay=self.retry_backoff,
-            max_delay=self.retry_max_backoff,
-            max_retry_after=self.max_retry_after,
-        )
+        self._retry = self.retry_policy()
 
     @property
     def description(self) -> str:
