@@ -24,11 +24,12 @@ import nbformat
 from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
 from tornado.web import HTTPError
 from traitlets import Any as AnyTrait
-from traitlets import Integer, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
 from .. import errors
 from ..hub import expand_store_url
 from ..stores.base import ObjectMeta, Store, list_all
+from ..stores.cached import CachedListings
 from ..stores.registry import open_store
 from . import models
 from .bulk import copy_tree, delete_tree, move_tree
@@ -64,6 +65,12 @@ class BookstoreContentsManager(AsyncContentsManager):
     concurrency = Integer(
         16, config=True, help="Parallel store requests for folder rename, copy and delete."
     )
+    listing_cache_ttl = Float(
+        2.0,
+        config=True,
+        help="Seconds a folder listing is reused. This server's own writes are seen at "
+        "once; other writers' after at most this long. 0 turns the cache off.",
+    )
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -72,7 +79,8 @@ class BookstoreContentsManager(AsyncContentsManager):
     @default("store")
     def _default_store(self) -> Store:
         # "{username}" in the URL gives each JupyterHub user their own store.
-        return open_store(expand_store_url(self.store_url, os.environ), parent=self)
+        store = open_store(expand_store_url(self.store_url, os.environ), parent=self)
+        return CachedListings(store, ttl=self.listing_cache_ttl)
 
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
