@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 from bookstore.stores.base import Store, list_all
 from bookstore.stores.cached import CachedListings
@@ -54,7 +54,7 @@ async def test_other_writers_are_seen_after_the_ttl(store):
     assert await names(cached) == []
     await store.put("other.txt", b"o")  # behind the cache's back
     assert await names(cached) == []
-    time.sleep(0.35)
+    await asyncio.sleep(0.35)
     assert await names(cached) == ["other.txt"]
 
 
