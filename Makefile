@@ -7,7 +7,7 @@ SWIFT_DIR  ?= .swift-aio
 SWIFT_PORT ?= 8080
 LAB_PORT   ?= 8888
 
-.PHONY: install browser run test lint format bench clean
+.PHONY: install browser labextension run test lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
 	fi
+
+# Rebuild the committed JupyterLab extension after changing labextension/src.
+labextension: install
+	cd labextension && npm ci --no-audit --no-fund && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build:prod
 
 # A local Swift, then JupyterLab with every notebook in its container `notebooks`.
 run: install

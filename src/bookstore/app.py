@@ -36,6 +36,11 @@ class BookstoreApp(ExtensionApp):
                 "c.ServerApp.contents_manager_class = 'bookstore.BookstoreContentsManager'"
             )
 
+    def initialize_handlers(self) -> None:
+        from .handlers import URLS  # the REST API: sharing, history, diffs
+
+        self.handlers.extend(URLS)
+
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Reach the store once the loop runs, so a bad configuration shows at start."""
         cm = self._contents_manager()

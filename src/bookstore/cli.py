@@ -507,6 +507,7 @@ def migrate(state: State, src_url: str, dst_url: str, **options: Any) -> None:
 
 
 main.add_command(swift_aio)
+from bookstore import commands_share  # noqa: E402, F401 (adds share, unshare)
 
 if __name__ == "__main__":
     # `python -m bookstore.cli`: run the group of the imported module, where other

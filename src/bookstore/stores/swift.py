@@ -976,17 +976,17 @@ def _unquote(etag: str | None) -> str | None:
     return etag.strip('"') if etag else None
 
 
-def _ceil_second(when: datetime) -> datetime:
-    return when.replace(microsecond=0) + timedelta(seconds=1) if when.microsecond else when
+# Times are whole seconds, rounded DOWN, from every source alike, so put, head and
+# list agree on an object's time and a fresh save never looks as if from the future.
 
 
 def _header_time(headers: Mapping[str, str]) -> datetime:
-    """Last-Modified of a response: Swift rounds the write time up to the second."""
+    if value := headers.get("x-timestamp"):  # the exact write time (HEAD, GET)
+        return datetime.fromtimestamp(math.floor(float(value)), UTC)
     if value := headers.get("last-modified"):
-        return parsedate_to_datetime(value).astimezone(UTC)
-    if value := headers.get("x-timestamp"):
-        return datetime.fromtimestamp(math.ceil(float(value)), UTC)
-    return datetime.now(UTC)
+        # Swift rounds the write time UP into Last-Modified (a PUT's answer has only this).
+        return parsedate_to_datetime(value).astimezone(UTC) - timedelta(seconds=1)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _meta_from_headers(key: str, headers: Mapping[str, str]) -> ObjectMeta:
@@ -1005,13 +1005,11 @@ def _meta_from_headers(key: str, headers: Mapping[str, str]) -> ObjectMeta:
 
 
 def _meta_from_listing(key: str, entry: Mapping[str, Any]) -> ObjectMeta:
-    # Listings carry the exact write time; round it up like Last-Modified so that
-    # list, head and put agree on an object's time.
-    when = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC)
+    when = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC, microsecond=0)
     return ObjectMeta(
         key=key,
         size=int(entry["bytes"]),
-        last_modified=_ceil_second(when),
+        last_modified=when,
         etag=entry.get("hash"),
         content_type=entry.get("content_type"),
     )

@@ -1,0 +1,259 @@
+"""Sharing over any store with a backend: ids, snapshots, the index of shares, revocation.
+
+Layout in the store (under the contents root, next to the checkpoints):
+
+- ``.bookstore/shares/<share-id>/<name>``: the snapshot a signed link points at;
+- ``.bookstore/shares/index/<path>/<share-id>.json``: one record per share of ``path``.
+
+Public copies live where the backend publishes them (``<share-id>/<name>`` in a
+public container, bucket or prefix). Share ids are 96 random bits: a public URL
+cannot be guessed from another one, and the public place is never listable.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import posixpath
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import anyio
+from traitlets import Any as AnyTrait
+from traitlets import Integer, Unicode
+from traitlets.config import LoggingConfigurable
+
+from .. import errors
+from ..stores.base import Store, list_all
+from .base import (
+    KINDS,
+    InvalidShare,
+    Share,
+    ShareBackend,
+    SharingNotSupported,
+    format_duration,
+    parse_duration,
+    viewer_url,
+)
+
+SHARES_ROOT = ".bookstore/shares/"
+INDEX_ROOT = f"{SHARES_ROOT}index/"
+RECORD_TYPE = "application/json"
+
+# Store classes (any class in the store's MRO) -> the backend that shares from them.
+# Imported on first use: nothing here loads a storage client.
+_BACKENDS: dict[str, tuple[str, str]] = {
+    "SwiftStore": ("bookstore.sharing.swift", "SwiftSharing"),
+    "S3Store": ("bookstore.sharing.s3", "S3Sharing"),
+}
+
+
+def index_prefix(path: str) -> str:
+    return f"{INDEX_ROOT}{path.strip('/')}/"
+
+
+def storage_of(store: Store) -> Store:
+    """The store that talks to storage, through wrappers that keep it as ``inner``
+    (``CachedListings``): backends need its class, container and connections."""
+    for _ in range(8):  # wrappers of wrappers, but never a loop
+        inner = getattr(store, "inner", None)
+        if inner is None:
+            break
+        store = inner
+    return store
+
+
+def backend_for(store: Store, *, parent: Any = None, **options: Any) -> ShareBackend:
+    """The sharing backend for ``store``'s kind; SharingNotSupported if there is none."""
+    storage = storage_of(store)
+    for cls in type(storage).__mro__:
+        if cls.__name__ in _BACKENDS:
+            module, name = _BACKENDS[cls.__name__]
+            backend_cls = getattr(importlib.import_module(module), name)
+            return backend_cls(store=storage, parent=parent, **options)
+    raise SharingNotSupported(
+        f"links need a swift:// or s3:// store; {store.description} cannot make them"
+    )
+
+
+class Sharing(LoggingConfigurable):
+    """Create, list and revoke links to files of one store."""
+
+    default_expiry = Unicode(
+        "7d", config=True, help="Lifetime of a signed link when none is asked for (30m, 1h, 7d...)."
+    )
+    max_expiry = Unicode(
+        "", config=True, help="Longest lifetime a signed link may be given; empty: no limit."
+    )
+    viewer_url = Unicode(
+        "https://nbviewer.org/",
+        config=True,
+        help="nbviewer (or a self-hosted one) rendering shared notebooks; empty: no viewer links.",
+    )
+    concurrency = Integer(16, config=True, help="Share records read or deleted at once.")
+    backend = AnyTrait(None, allow_none=True, help="The ShareBackend; chosen from the store.")
+
+    def __init__(self, store: Store, *, root: str = "", **kwargs: Any) -> None:
+        """``root``: the contents root inside ``store`` (``""`` for a contents manager's
+        own store; ``alice/`` when a CLI opened the whole container)."""
+        super().__init__(**kwargs)
+        self.store = store
+        self.root = root
+        if self.backend is None:
+            self.backend = backend_for(store, parent=self)
+
+    # --- the three verbs ----------------------------------------------------------------
+
+    async def create(
+        self, path: str, kind: str = "signed", expires: str | float | timedelta | None = None
+    ) -> Share:
+        """Share ``path`` as it is now. A public path already shared is republished at
+        the same URL; every signed share is a new link with its own snapshot."""
+        path = path.strip("/")
+        key = self._key(path)
+        if kind not in KINDS:
+            raise InvalidShare(f"unknown kind of share {kind!r}; use one of {KINDS}")
+        lifetime = self._lifetime(expires) if kind == "signed" else None
+        await self.store.head(key)  # NotFound (a folder too) before anything is written
+        now = datetime.now(UTC).replace(microsecond=0)
+        name = posixpath.basename(path)
+        if kind == "public":
+            existing = [s for s in await self.list(path) if s.kind == "public"]
+            share_id = existing[0].id if existing else new_share_id()
+            location = f"{share_id}/{name}"
+            url, size = await self.backend.publish(key, location)
+            share = self._share(share_id, path, "public", url, now, None, size, location)
+        else:
+            assert lifetime is not None
+            share_id = new_share_id()
+            expires_at = now + lifetime
+            snapshot = f"{SHARES_ROOT}{share_id}/{name}"
+            size = await self.backend.snapshot(key, self._key(snapshot), expires=expires_at)
+            url = await self.backend.sign(self._key(snapshot), expires_at)
+            share = self._share(share_id, path, "signed", url, now, expires_at, size, snapshot)
+            await self._drop_expired(path, now)
+        await self.store.put(
+            self._key(index_prefix(path) + f"{share.id}.json"),
+            json.dumps(share.to_json()).encode(),
+            content_type=RECORD_TYPE,
+        )
+        self.log.info("Shared %r (%s, id %s)", path, kind, share.id)
+        return share
+
+    async def list(self, path: str) -> list[Share]:
+        """``path``'s shares, newest first, expired ones included (they say so)."""
+        prefix = self._key(index_prefix(path))
+        listing = await list_all(self.store, prefix, delimiter="/")
+        keys = [o.key for o in listing.objects if o.key.endswith(".json")]
+        records = await self._each(self._read, keys)
+        shares = [r for r in records if r is not None]
+        return sorted(shares, key=lambda s: (s.created, s.id), reverse=True)
+
+    async def delete(self, path: str, share_id: str | None = None) -> list[Share]:
+        """Revoke ``path``'s share ``share_id`` (all of them if None): the snapshot or
+        public copy goes, so its link fails from now on. NotFound for an unknown id."""
+        shares = await self.list(path)
+        if share_id is not None:
+            shares = [s for s in shares if s.id == share_id]
+            if not shares:
+                raise errors.NotFound(f"{path!r} has no share {share_id!r}")
+        await self._each(self._revoke, shares)
+        for s in shares:
+            self.log.info("Unshared %r (%s, id %s)", path, s.kind, s.id)
+        return shares
+
+    async def rotate(self) -> int:
+        """Revoke every signed link of the whole account/bucket by replacing the signing
+        secret; this store's signed snapshots and records go too. Returns how many."""
+        await self.backend.rotate()
+        listing = await list_all(self.store, self._key(INDEX_ROOT), delimiter=None)
+        records = await self._each(
+            self._read, [o.key for o in listing.objects if o.key.endswith(".json")]
+        )
+        signed = [s for s in records if s is not None and s.kind == "signed"]
+        await self._each(self._revoke, signed)
+        self.log.info("Rotated the link-signing key: %d signed link(s) revoked", len(signed))
+        return len(signed)
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _key(self, path: str) -> str:
+        return self.root + path
+
+    @property
+    def longest(self) -> timedelta | None:
+        """The longest lifetime a signed link may have here (config, or the storage's)."""
+        limits = [parse_duration(self.max_expiry)] if self.max_expiry else []
+        if self.backend.max_signed_expiry is not None:
+            limits.append(self.backend.max_signed_expiry)
+        return min(limits) if limits else None
+
+    def _lifetime(self, expires: str | float | timedelta | None) -> timedelta:
+        lifetime = parse_duration(self.default_expiry if expires in (None, "") else expires)
+        longest = self.longest
+        if longest is not None and lifetime > longest:
+            most, asked = format_duration(longest), format_duration(lifetime)
+            raise InvalidShare(f"signed links here last at most {most}, not {asked}")
+        return lifetime
+
+    def _share(
+        self,
+        share_id: str,
+        path: str,
+        kind: Any,
+        url: str,
+        created: datetime,
+        expires: datetime | None,
+        size: int,
+        location: str,
+    ) -> Share:
+        viewer = None
+        if self.viewer_url and path.lower().endswith(".ipynb"):
+            viewer = viewer_url(url, self.viewer_url)
+        return Share(share_id, path, kind, url, viewer, created, expires, size, location)
+
+    async def _read(self, key: str) -> Share | None:
+        try:
+            _, data = await self.store.get(key)
+            return Share.from_json(json.loads(data))
+        except errors.NotFound:
+            return None  # revoked meanwhile
+        except (ValueError, KeyError, TypeError) as exc:
+            self.log.warning("ignoring unreadable share record %r: %s", key, exc)
+            return None
+
+    async def _revoke(self, share: Share) -> None:
+        if share.kind == "public":
+            await self.backend.unpublish(share.location)
+        else:
+            await self.store.delete(self._key(share.location))
+        await self.store.delete(self._key(index_prefix(share.path) + f"{share.id}.json"))
+
+    async def _drop_expired(self, path: str, now: datetime) -> None:
+        """Signed shares past their expiry are dead links: forget them and their snapshots."""
+        expired = [s for s in await self.list(path) if s.expired(now)]
+        await self._each(self._revoke, expired)
+
+    async def _each(self, fn: Any, items: list[Any]) -> list[Any]:
+        results: list[Any] = [None] * len(items)
+        limiter = anyio.Semaphore(max(1, self.concurrency))
+
+        async def one(i: int, item: Any) -> None:
+            async with limiter:
+                results[i] = await fn(item)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for i, item in enumerate(items):
+                    tg.start_soon(one, i, item)
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0]  # noqa: B904 (one bookstore error, its own cause)
+        return results
+
+
+def new_share_id() -> str:
+    return secrets.token_hex(12)
