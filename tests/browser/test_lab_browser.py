@@ -76,6 +76,7 @@ class Lab:
     url: str
     token: str
     log: Path
+    container: str
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
@@ -92,6 +93,7 @@ def lab(request, tmp_path_factory) -> Iterator[Lab]:
     _require_browser()  # before starting anything
     swift_aio = request.getfixturevalue("swift_aio")
     home = tmp_path_factory.mktemp("lab")
+    container = unique("lab")
     share = home / "share"
     (share / "labextensions").mkdir(parents=True)
     (share / "labextensions" / "bookstore").symlink_to(BUILT)
@@ -109,7 +111,7 @@ def lab(request, tmp_path_factory) -> Iterator[Lab]:
         json.dumps(
             {
                 "ServerApp": {"jpserver_extensions": {"bookstore": True, "nbdime": False}},
-                "BookstoreContentsManager": {"store_url": f"swift://{unique('lab')}/"},
+                "BookstoreContentsManager": {"store_url": f"swift://{container}/"},
                 "SwiftStore": {
                     "auth_url": swift_aio.auth_url,
                     "user": swift_aio.user,
@@ -153,7 +155,7 @@ def lab(request, tmp_path_factory) -> Iterator[Lab]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    running = Lab(url, token, log)
+    running = Lab(url, token, log, container)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -322,3 +324,50 @@ def _history_scenario(lab: Lab, page: Any) -> None:
     page.locator(".jp-Dialog .jp-mod-warn", has_text="Restore").click()
     page.locator(".jp-NotebookPanel .jp-Cell .cm-content", has_text="version one").wait_for()
     assert "version two" not in cells.inner_text()
+
+
+def test_create_edit_save_rename_revert_lands_in_swift(lab, swift_aio):
+    """The core promise: what a person does in JupyterLab is what Swift holds."""
+    in_browser(lab, "core", lambda browser, page: _core_scenario(lab, page))
+    from swiftclient.client import Connection
+
+    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
+    try:
+        _, objects = conn.get_container(lab.container, full_listing=True)
+        names = [o["name"] for o in objects]
+        assert "analysis.ipynb" in names
+        _, body = conn.get_object(lab.container, "analysis.ipynb")
+    finally:
+        conn.close()
+    assert "first draft" in body.decode() and "second draft" not in body.decode()
+    assert any(n.startswith(".bookstore/checkpoints/analysis.ipynb/") for n in names)
+
+
+def _core_scenario(lab: Lab, page: Any) -> None:
+    _open_new_notebook(page, lab)
+    _type_in_first_cell(page, "print('first draft')")
+    _save(page)
+
+    # Rename through the File menu, as a person would.
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Rename Notebook").click()
+    name_input = page.locator(".jp-Dialog input").first
+    name_input.fill("analysis.ipynb")
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    page.locator(".jp-DirListing-item[title*='analysis.ipynb']").first.wait_for()
+
+    _type_in_first_cell(page, "print('second draft')")
+    _save(page)  # saved, and a checkpoint of the second draft
+
+    # Revert to the first draft's checkpoint: JupyterLab lists every checkpoint.
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Revert Notebook to Checkpoint").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    _snap(dialog, "revert-dialog.png")
+    # Newest first: the second draft, the first draft, the empty notebook it started as.
+    assert dialog.locator("select option").count() == 3
+    dialog.locator("select").select_option(index=1)
+    dialog.locator(".jp-mod-accept").click()
+    page.locator(".jp-Dialog .jp-mod-warn", has_text="Revert").click()
+    page.locator(".jp-NotebookPanel .jp-Cell .cm-content", has_text="first draft").wait_for()
