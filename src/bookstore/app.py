@@ -49,6 +49,7 @@ class BookstoreApp(ExtensionApp):
         try:
             await cm.store.connect()
             await cm.resume_renames()
+            await cm.sweep_abandoned_uploads()
         except errors.Unavailable as exc:
             self.log.warning("Bookstore: the store is unavailable for now (%s); will retry", exc)
             return

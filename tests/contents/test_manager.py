@@ -393,3 +393,15 @@ async def test_folder_being_renamed_answers_409(store):
         release.set()
     store.copy = real_copy
     assert await names(cm, "moved") == ["a.ipynb"]
+
+
+async def test_abandoned_uploads_are_swept(cm):
+    part = {"type": "file", "format": "text", "content": "x", "chunk": 1}
+    await cm.save(part, "old.bin")
+    await cm.save(part, "fresh.bin")
+    cm.abandoned_upload_age = 3600
+    assert await cm.sweep_abandoned_uploads() == 0  # both just started
+    await anyio.sleep(1.1)  # stores keep times to the second, S3 rounded up
+    cm.abandoned_upload_age = 0
+    assert await cm.sweep_abandoned_uploads() == 2
+    assert (await list_all(cm.store, ".bookstore/uploads/", delimiter=None)).objects == []

@@ -18,6 +18,7 @@ import mimetypes
 import os
 import uuid
 from contextlib import aclosing
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nbformat
@@ -65,6 +66,12 @@ class BookstoreContentsManager(AsyncContentsManager):
     concurrency = Integer(
         16, config=True, help="Parallel store requests for folder rename, copy and delete."
     )
+    abandoned_upload_age = Float(
+        86400.0,
+        config=True,
+        help="Seconds after which the staged chunks of an upload nobody finished are "
+        "deleted (at server start).",
+    )
     listing_cache_ttl = Float(
         2.0,
         config=True,
@@ -95,6 +102,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         path = (path or "").strip("/")
         if path and any(part in ("", ".", "..") for part in path.split("/")):
             raise HTTPError(400, f"Invalid path: {path!r}")
+        if any(ch < " " or ch in "\x7f\\" for ch in path):
+            raise HTTPError(400, f"Invalid path (control character or backslash): {path!r}")
         return path
 
     def _hidden(self, path: str) -> bool:
@@ -484,6 +493,14 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def _move_trees(self, moves: list[tuple[str, str]]) -> None:
         for src, dst in moves:
             await move_tree(self.store, src, dst, concurrency=self.concurrency)
+
+    async def sweep_abandoned_uploads(self) -> int:
+        """Delete staged chunks of uploads abandoned long ago; returns how many."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.abandoned_upload_age)
+        staged = await list_all(self.store, UPLOADS_ROOT, delimiter=None)
+        old = [o.key for o in staged.objects if o.last_modified < cutoff]
+        await self.store.delete_many(old)
+        return len(old)
 
     async def resume_renames(self) -> int:
         """Finish folder renames a previous server left half done; returns how many."""

@@ -15,7 +15,8 @@ RESERVED_SEGMENT_PREFIX = ".bookstore-"
 def check_key(key: str) -> str:
     """Return ``key`` if it is portable to every store, else raise InvalidRequest.
 
-    Portable keys are non-empty UTF-8 without NUL, have no empty, ``.`` or ``..``
+    Portable keys are non-empty UTF-8 without control characters or backslashes
+    (a separator on Windows; a newline would forge log lines), have no empty, ``.`` or ``..``
     segment (only a trailing ``/``, for a folder marker), no segment starting
     ``.bookstore-`` and at most ``MAX_KEY_BYTES``: what a file system can hold
     without a key escaping its root or two keys naming one file.
@@ -28,8 +29,10 @@ def check_key(key: str) -> str:
         raise InvalidRequest(f"object key {key!r} is not valid UTF-8") from None
     if size > MAX_KEY_BYTES:
         raise InvalidRequest(f"object key {key[:40]!r}... is {size} bytes; the limit is 1024")
-    if "\0" in key:
-        raise InvalidRequest(f"object key {key!r} contains NUL")
+    if any(ch < " " or ch == "\x7f" for ch in key):
+        raise InvalidRequest(f"object key {key!r} contains a control character")
+    if "\\" in key:  # a path separator on Windows: a key could escape a file:// root there
+        raise InvalidRequest(f"object key {key!r} contains a backslash")
     segments = key.split("/")
     if segments[-1] == "":
         segments.pop()  # "a/b/" is the folder marker of "a/b"
@@ -45,7 +48,7 @@ def check_key(key: str) -> str:
 
 def prefix_can_match(prefix: str) -> bool:
     """Whether some portable key starts with ``prefix`` (if not, a listing is just empty)."""
-    if "\0" in prefix:
+    if any(ch < " " or ch in "\x7f\\" for ch in prefix):
         return False
     try:
         if len(prefix.encode()) > MAX_KEY_BYTES:

@@ -24,7 +24,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -707,6 +707,7 @@ class SwiftStore(RemoteStoreSettings):
                         return
                     raise _BodyAborted from None
                 state.size += len(chunk)
+                state.md5.update(chunk)
                 yield chunk
 
         def op(c: Connection) -> dict[str, str]:
@@ -748,6 +749,16 @@ class SwiftStore(RemoteStoreSettings):
         if state.upload_error is not None:
             raise state.upload_error
         assert state.headers is not None
+        # A streamed body has no ETag up front: check Swift's against what we sent, and
+        # never keep (nor acknowledge) an object that differs from it.
+        stored, sent = _unquote(state.headers.get("etag")), state.md5.hexdigest()
+        if stored != sent:
+            with anyio.CancelScope(shield=True):
+                await self._delete_name(name, key)
+            raise Unavailable(
+                f"upload of {self._where(key)} was corrupted in transit "
+                f"(stored MD5 {stored}, sent {sent}); it was not kept"
+            )
         return state.headers, state.size
 
     async def _put_manifest(self, name: str, segments: list[dict[str, Any]], ctype: str) -> None:
@@ -872,6 +883,7 @@ class _BodyAborted(Exception):
 class _Upload:
     complete: bool = False
     size: int = 0
+    md5: Any = field(default_factory=lambda: hashlib.md5(usedforsecurity=False))
     headers: dict[str, str] | None = None
     body_error: Exception | None = None
     upload_error: Exception | None = None
