@@ -29,5 +29,10 @@ def __getattr__(name: str) -> Any:
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     from .app import BookstoreApp
+    from .logs import install_secret_redaction
+
+    # Jupyter asks this before linking any application: early enough to keep
+    # config-file secrets out of the "Config changed" DEBUG lines that follow.
+    install_secret_redaction()
 
     return [{"module": "bookstore", "app": BookstoreApp}]

@@ -1,0 +1,30 @@
+"""Secrets in Jupyter's DEBUG log are masked."""
+
+import logging
+
+from bookstore.logs import install_secret_redaction, redact
+
+
+def test_redact_masks_secret_looking_settings_only():
+    text = (
+        "{'SwiftStore': {'auth_url': 'http://x/auth/v1.0', 'user': 'test:tester', "
+        "'key': 'testing'}, 'S3Store': {'secret_access_key': 's3cr3t'}, "
+        "'IdentityProvider': {'token': 'abc123'}, 'KeystoneContentsManager': "
+        "{'password': \"p'w\"}}"
+    )
+    masked = redact(text)
+    for secret in ("testing", "s3cr3t", "abc123", "p'w"):
+        assert secret not in masked
+    assert "'user': 'test:tester'" in masked and "http://x/auth/v1.0" in masked
+
+
+def test_config_changed_records_are_masked(caplog):
+    install_secret_redaction()
+    install_secret_redaction()  # idempotent
+    log = logging.getLogger("ServerApp.test")
+    with caplog.at_level(logging.DEBUG, logger="ServerApp.test"):
+        log.debug("Config changed: %r", {"SwiftStore": {"key": "testing", "user": "u"}})
+        log.debug("Saving %s", "key.ipynb")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["Config changed: {'SwiftStore': {'key': '***', 'user': 'u'}}",
+                        "Saving key.ipynb"]
