@@ -26,5 +26,7 @@ def test_config_changed_records_are_masked(caplog):
         log.debug("Config changed: %r", {"SwiftStore": {"key": "testing", "user": "u"}})
         log.debug("Saving %s", "key.ipynb")
     messages = [r.getMessage() for r in caplog.records]
-    assert messages == ["Config changed: {'SwiftStore': {'key': '***', 'user': 'u'}}",
-                        "Saving key.ipynb"]
+    assert messages == [
+        "Config changed: {'SwiftStore': {'key': '***', 'user': 'u'}}",
+        "Saving key.ipynb",
+    ]

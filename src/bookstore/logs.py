@@ -24,9 +24,8 @@ SECRET_NAMES = (
     "account_key",
     "api_key",
 )
-_SECRET_VALUE = re.compile(
-    r"""(['"](?:%s)['"]\s*:\s*)(['"])(?:(?!\2).)*\2""" % "|".join(SECRET_NAMES)
-)
+_NAMES = "|".join(SECRET_NAMES)
+_SECRET_VALUE = re.compile(rf"""(['"](?:{_NAMES})['"]\s*:\s*)(['"])(?:(?!\2).)*\2""")
 
 
 def redact(text: str) -> str:
