@@ -55,6 +55,22 @@ class BookstoreCheckpoints(AsyncCheckpoints):
         20, config=True, help="Checkpoints kept per file; the oldest are deleted beyond this."
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Files known to have a checkpoint, so a save needn't list them to find out.
+        self._known: set[str] = set()
+
+    def forget(self, path: str) -> None:
+        """Drop what is known of ``path`` and everything under it (moved or deleted)."""
+        path = path.strip("/")
+        self._known = {p for p in self._known if p != path and not p.startswith(f"{path}/")}
+
+    async def has_checkpoint(self, path: str) -> bool:
+        path = path.strip("/")
+        if path not in self._known and (await self._listing(path)).objects:
+            self._known.add(path)
+        return path in self._known
+
     @property
     def store(self) -> Store:
         return self.parent.store
@@ -78,6 +94,7 @@ class BookstoreCheckpoints(AsyncCheckpoints):
         path = path.strip("/")
         key = checkpoint_prefix(path) + new_checkpoint_id()
         meta = await self.store.copy(path, key)
+        self._known.add(path)
         await self._prune(path)
         return self._model(meta, path)
 
@@ -111,6 +128,7 @@ class BookstoreCheckpoints(AsyncCheckpoints):
         except errors.NotFound:
             raise HTTPError(404, f"No checkpoint {checkpoint_id} for {path}") from None
         await self.store.delete(key)
+        self.forget(path)
 
     @http_errors
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
@@ -121,6 +139,8 @@ class BookstoreCheckpoints(AsyncCheckpoints):
     @http_errors
     async def rename_all_checkpoints(self, old_path: str, new_path: str) -> None:
         # One subtree per path: this moves a file's checkpoints, or a whole folder's.
+        self.forget(old_path)
+        self.forget(new_path)
         await move_tree(
             self.store,
             checkpoint_prefix(old_path),
@@ -130,4 +150,5 @@ class BookstoreCheckpoints(AsyncCheckpoints):
 
     @http_errors
     async def delete_all_checkpoints(self, path: str) -> None:
+        self.forget(path)
         await delete_tree(self.store, checkpoint_prefix(path))

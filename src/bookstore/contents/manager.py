@@ -34,7 +34,7 @@ from ..stores.cached import CachedListings
 from ..stores.registry import open_store
 from . import models
 from .bulk import copy_tree, delete_tree, move_tree
-from .checkpoints import BookstoreCheckpoints, checkpoint_prefix
+from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
 
 RESERVED = ".bookstore"
@@ -360,7 +360,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             raise HTTPError(400, f"Invalid notebook content for {path}: {exc}") from exc
         meta = await self._put(path, text.encode("utf-8"), models.NOTEBOOK_CONTENT_TYPE)
         # As FileContentsManager: one checkpoint should always exist for notebooks.
-        if not await self.checkpoints.list_checkpoints(path):
+        if not await self.checkpoints.has_checkpoint(path):
             await self.checkpoints.create_checkpoint(self, path)
         self.validate_notebook_model(model, validation_error)
         return meta
@@ -491,6 +491,9 @@ class BookstoreContentsManager(AsyncContentsManager):
         await self.store.delete(journal)
 
     async def _move_trees(self, moves: list[tuple[str, str]]) -> None:
+        for old, new in moves:  # what was known of their checkpoints no longer holds
+            self.checkpoints.forget(old[:-1].removeprefix(CHECKPOINT_ROOT))
+            self.checkpoints.forget(new[:-1].removeprefix(CHECKPOINT_ROOT))
         for src, dst in moves:
             await move_tree(self.store, src, dst, concurrency=self.concurrency)
 
