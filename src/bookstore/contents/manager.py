@@ -212,6 +212,9 @@ class BookstoreContentsManager(AsyncContentsManager):
             else:
                 meta = await self.store.head(path)
         except errors.NotFound:
+            if type is None and content:
+                # Not a file: one listing both finds the folder (or 404s) and fills it.
+                return await self._dir_model(path, content)
             if not await self._is_dir(path):
                 raise HTTPError(404, f"No such file or directory: {path}") from None
             if type is not None:
