@@ -10,10 +10,10 @@ def test_redact_masks_secret_looking_settings_only():
         "{'SwiftStore': {'auth_url': 'http://x/auth/v1.0', 'user': 'test:tester', "
         "'key': 'testing'}, 'S3Store': {'secret_access_key': 's3cr3t'}, "
         "'IdentityProvider': {'token': 'abc123'}, 'KeystoneContentsManager': "
-        "{'password': \"p'w\"}}"
+        "{'password': \"p'w\"}, 'X': {'token': DeferredConfigString('argv-tok')}}"
     )
     masked = redact(text)
-    for secret in ("testing", "s3cr3t", "abc123", "p'w"):
+    for secret in ("testing", "s3cr3t", "abc123", "p'w", "argv-tok"):
         assert secret not in masked
     assert "'user': 'test:tester'" in masked and "http://x/auth/v1.0" in masked
 

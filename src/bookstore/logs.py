@@ -25,7 +25,10 @@ SECRET_NAMES = (
     "api_key",
 )
 _NAMES = "|".join(SECRET_NAMES)
-_SECRET_VALUE = re.compile(rf"""(['"](?:{_NAMES})['"]\s*:\s*)(['"])(?:(?!\2).)*\2""")
+# 'key': 'v', or 'key': DeferredConfigString('v') for a value given on the command line
+_SECRET_VALUE = re.compile(
+    rf"""(['"](?:{_NAMES})['"]\s*:\s*(?:DeferredConfigString\()?)(['"])(?:(?!\2).)*\2"""
+)
 
 
 def redact(text: str) -> str:
