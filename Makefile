@@ -42,6 +42,11 @@ run: install
 test: install browser
 	$(BIN)/python -m pytest
 
+# One table of ratios against baselines measured in the same run (BENCH_ARGS=--quick: minutes).
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
