@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fnmatch
 import hashlib
 import itertools
 import json
 import mimetypes
 import os
+import re
 import uuid
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
+import anyio.lowlevel
 import nbformat
 from jupyter_server.services.contents.manager import AsyncContentsManager, copy_pat
 from tornado.web import HTTPError
@@ -38,6 +42,8 @@ from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefi
 from .http import http_errors
 
 RESERVED = ".bookstore"
+#: Listing entries turned into models between two yields to the event loop.
+MODELS_PER_TICK = 500
 UPLOADS_ROOT = f"{RESERVED}/uploads/"
 #: One journal object per folder rename in progress; a restarted server finishes them.
 RENAMES_ROOT = f"{RESERVED}/renames/"
@@ -82,6 +88,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._moving: set[str] = set()  # folders being renamed by this server
+        self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
 
     @default("store")
     def _default_store(self) -> Store:
@@ -137,7 +144,16 @@ class BookstoreContentsManager(AsyncContentsManager):
             return False
         if not self.allow_hidden and name.startswith("."):
             return False
-        return self.should_list(name)
+        return not self._hide_pattern().match(name)
+
+    def _hide_pattern(self) -> re.Pattern[str]:
+        """``hide_globs`` as one regex: should_list's fnmatch of every glob per name
+        was a quarter of the time spent listing a big folder."""
+        globs = tuple(self.hide_globs)
+        if self._hide_cache[0] != globs:
+            joined = "|".join(fnmatch.translate(g) for g in globs) or r"(?!)"
+            self._hide_cache = (globs, re.compile(joined))
+        return self._hide_cache[1]
 
     # -- existence -----------------------------------------------------------
 
@@ -278,12 +294,14 @@ class BookstoreContentsManager(AsyncContentsManager):
         listing = await list_all(self.store, prefix, delimiter="/")
         marker: ObjectMeta | None = None
         entries: list[dict[str, Any]] = []
-        for obj in listing.objects:
+        for n, obj in enumerate(listing.objects, start=1):
             name = obj.key[len(prefix) :]
             if not name:
                 marker = obj
             elif self._listable(name, path):
                 entries.append(models.object_model(_join(path, name), obj))
+            if n % MODELS_PER_TICK == 0:  # a 10,000-entry folder must not stall other users
+                await anyio.lowlevel.checkpoint()
         for sub in listing.prefixes:
             name = sub[len(prefix) : -1]
             if name and self._listable(name, path):
