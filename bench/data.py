@@ -186,7 +186,7 @@ def ensure_folder(
 
 
 def compare_population(connect: Callable[[], Any], container: str, count: int) -> dict:
-    """Time both ways of creating ``count`` objects (for docs/bench.md)."""
+    """Time both ways of creating ``count`` objects (for the README's Benchmarks section)."""
     out = {}
     for method in ("bulk", "puts"):
         prefix = f"populate-test-{method}/"

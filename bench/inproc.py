@@ -4,7 +4,7 @@
 bench's Swift) and jupyter_server's AsyncLargeFileManager (on a temp dir) side by side,
 calling ``save``/``get`` directly (no HTTP), and times every store call Bookstore makes:
 the rest of a call is the notebook work both managers share (parse, validate, sign,
-serialise). It is the evidence behind P1/P1b in docs/bench.md.
+serialise). It is the evidence behind P1/P1b in the README's Benchmarks section.
 """
 
 from __future__ import annotations

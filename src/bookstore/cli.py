@@ -1,6 +1,6 @@
 """The ``bookstore`` command: thin wrappers over ``ops`` and ``transfer``.
 
-Exit codes (scripts may rely on them; docs/cli.md):
+Exit codes (scripts may rely on them; README, "The bookstore command"):
 
     0 ok · 1 failure (some objects failed, corrupt copy, ...) · 2 usage (bad option
     or URL) · 3 not found · 4 credentials missing or rejected, or permission

@@ -1,7 +1,7 @@
 """S3 links against the session's Swift s3api: presigned URLs, and a public bucket.
 
 s3api has no bucket policies and its public-read ACL also allows listing, so the
-public bucket is made readable (not listable) the Swift way, as docs/sharing.md
+public bucket is made readable (not listable) the Swift way, as the README (Sharing)
 says to, and links point at its Swift URL (``S3Sharing.public_url``).
 """
 
