@@ -12,7 +12,7 @@ letters and digits stay, every other byte of the UTF-8 name becomes ``-XX``
 (hex), ``-`` included (so the mapping is one-to-one). ``Ann.Lee`` becomes
 ``-41nn-2e-4cee``. A name with ``/`` or ``..`` is refused outright.
 
-Isolation comes from credentials, not from names: see docs/jupyterhub.md.
+Isolation comes from credentials, not from names: see the README, "JupyterHub".
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ already has in their Jupyter config::
 
 This keeps secrets out of *environment* listings and logs; it is not a
 sandbox: a kernel runs as the same OS user as the server and can read what the
-server can. Per-user credentials are what isolate users (docs/jupyterhub.md).
+server can. Per-user credentials are what isolate users (README, "JupyterHub").
 """
 
 from __future__ import annotations

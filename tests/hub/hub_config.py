@@ -1,6 +1,6 @@
 """jupyterhub_config.py for the Hub test: loaded by ``jupyterhub -f`` in its own process.
 
-The same shape as the deployment in docs/jupyterhub.md: the Hub knows each
+The same shape as the deployment in the README (JupyterHub): the Hub knows each
 user's *own* store credentials; a ``pre_spawn_hook`` writes them, with the
 user's store URL, into a private config file for that user's server, and
 points the server at it with ``JUPYTER_CONFIG_DIR`` (a path, not a secret).
