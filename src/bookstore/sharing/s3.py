@@ -7,7 +7,7 @@
 - **Public links** point at a copy under ``public_prefix`` of ``public_bucket``
   (default: the store's own bucket), which Bookstore writes but does not make public:
   S3 providers differ, so the bucket owner attaches a policy allowing anonymous
-  ``s3:GetObject`` on that prefix only, and no ``s3:ListBucket`` (README, "S3: the public bucket and its policy").
+  ``s3:GetObject`` on that prefix only, and no ``s3:ListBucket`` (see the README, Sharing).
   Swift's s3api implements neither bucket policies nor a public-read ACL without
   listing: there, make the bucket's container readable with Swift
   (``swift post -r '.r:*' BUCKET``) and set ``public_url`` to its Swift URL.
