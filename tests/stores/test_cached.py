@@ -66,3 +66,19 @@ async def test_a_listing_cut_short_is_not_kept(store):
         break
     await names(cached)
     assert counting.calls == 2
+
+
+async def test_writes_elsewhere_keep_a_folders_listing(store):
+    counting = CountingLists(store)
+    cached = CachedListings(counting, ttl=30)
+    await store.put("big/a.txt", b"a")
+    await names(cached, "big/")
+    await cached.put(".bookstore/uploads/x/part-1", b"chunk")  # elsewhere
+    await cached.put("other/b.txt", b"b")
+    assert await names(cached, "big/") == ["big/a.txt"]
+    assert counting.calls == 1
+    await cached.put("big/c.txt", b"c")  # inside: seen at once
+    assert await names(cached, "big/") == ["big/a.txt", "big/c.txt"]
+    await cached.delete_many(["big/a.txt"])
+    assert await names(cached, "big/") == ["big/c.txt"]
+    assert await names(cached) == [".bookstore/", "big/", "other/"]  # the root saw them appear
