@@ -299,13 +299,13 @@ class BookstoreContentsManager(AsyncContentsManager):
             if not name:
                 marker = obj
             elif self._listable(name, path):
-                entries.append(models.object_model(_join(path, name), obj))
+                entries.append(models.json_times(models.object_model(_join(path, name), obj)))
             if n % MODELS_PER_TICK == 0:  # a 10,000-entry folder must not stall other users
                 await anyio.lowlevel.checkpoint()
         for sub in listing.prefixes:
             name = sub[len(prefix) : -1]
             if name and self._listable(name, path):
-                entries.append(models.directory_model(_join(path, name)))
+                entries.append(models.json_times(models.directory_model(_join(path, name))))
         if path and marker is None and not listing.objects and not listing.prefixes:
             await self._not_a_directory(path)
         model = models.directory_model(path, marker.last_modified if marker else None)
