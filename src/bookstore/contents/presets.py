@@ -9,6 +9,11 @@ from ..stores.registry import open_store
 from .manager import BookstoreContentsManager
 
 
+def _store_url(scheme: str, location: str, prefix: str) -> str:
+    prefix = prefix.strip("/")
+    return f"{scheme}://{location}/{prefix}" if prefix else f"{scheme}://{location}"
+
+
 class SwiftContentsManager(BookstoreContentsManager):
     """Contents in an OpenStack Swift container (auth on ``c.SwiftStore``)."""
 
@@ -17,8 +22,7 @@ class SwiftContentsManager(BookstoreContentsManager):
 
     @default("store_url")
     def _default_store_url(self) -> str:
-        prefix = self.prefix.strip("/")
-        return f"swift://{self.container}/{prefix}" if prefix else f"swift://{self.container}"
+        return _store_url("swift", self.container, self.prefix)
 
 
 class S3ContentsManager(BookstoreContentsManager):
@@ -29,8 +33,7 @@ class S3ContentsManager(BookstoreContentsManager):
 
     @default("store_url")
     def _default_store_url(self) -> str:
-        prefix = self.prefix.strip("/")
-        return f"s3://{self.bucket}/{prefix}" if prefix else f"s3://{self.bucket}"
+        return _store_url("s3", self.bucket, self.prefix)
 
 
 class KeystoneContentsManager(SwiftContentsManager):
@@ -115,9 +118,7 @@ class CloudFilesContentsManager(BookstoreContentsManager):
 
     @default("store_url")
     def _default_store_url(self) -> str:
-        prefix = self.prefix.strip("/")
-        base = f"swift://{self.container_name}"
-        return f"{base}/{prefix}" if prefix else base
+        return _store_url("swift", self.container_name, self.prefix)
 
     def store_options(self) -> dict[str, str]:
         """The SwiftStore settings for Rackspace Identity and the region's Cloud Files."""
