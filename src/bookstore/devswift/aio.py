@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bookstore.devswift.config import (
     ACCOUNT,
@@ -404,7 +405,8 @@ def _start_swift(layout: Layout, port: int, timeout: float, stop_with_parent: bo
     return info
 
 
-def _log_tail(layout: Layout, offset: int, lines: int = 15) -> str:
+def _log_tail(layout: Any, offset: int, lines: int = 15) -> str:
+    """The last ``lines`` of ``layout.log_file`` written after ``offset``."""
     try:
         with open(layout.log_file, "rb") as log:
             log.seek(offset)

@@ -260,7 +260,7 @@ class Starting:
                 aio._children.pop(self.proc.pid, None)
                 raise KeystoneError(
                     f"Keystone exited with code {code} while starting; log "
-                    f"({self.layout.log_file}):\n{_tail(self.layout, self.log_offset)}"
+                    f"({self.layout.log_file}):\n{aio._log_tail(self.layout, self.log_offset, 20)}"
                 )
             state = aio._read_state(self.layout)
             if state is not None and state.get("pid") == self.proc.pid:
@@ -272,7 +272,7 @@ class Starting:
             time.sleep(0.05)
         raise KeystoneError(
             f"Keystone did not become ready within {timeout:.0f}s ({last_error}); log "
-            f"({self.layout.log_file}):\n{_tail(self.layout, self.log_offset)}"
+            f"({self.layout.log_file}):\n{aio._log_tail(self.layout, self.log_offset, 20)}"
         )
 
 
@@ -389,16 +389,6 @@ def _probe(auth_url: str) -> None:
             resp.read()
     except urllib.error.HTTPError as err:
         raise OSError(f"{auth_url} answered {err.code}") from None
-
-
-def _tail(layout: KeystoneLayout, offset: int, lines: int = 20) -> str:
-    try:
-        with open(layout.log_file, "rb") as log:
-            log.seek(offset)
-            text = log.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 # --- control side: the identity API, as admin ------------------------------------------
