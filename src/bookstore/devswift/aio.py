@@ -35,6 +35,7 @@ from bookstore.devswift.config import (
     KeystoneProxy,
     Layout,
     load_settings,
+    pid_exists,
     save_settings,
     write_configs,
 )
@@ -165,13 +166,7 @@ def _is_our_server(pid: int, module: str = _SERVER_MODULE) -> bool:
         state = stat.rsplit(")", 1)[1].split()[0]
         # A recycled pid belongs to some other program: never signal it.
         return state not in ("Z", "X") and module.encode() in cmdline
-    try:  # no /proc (macOS): trust the pid file
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_exists(pid)  # no /proc (macOS): trust the pid file
 
 
 def status(data_dir: Path | str | None = None) -> AIOInfo | None:

@@ -357,3 +357,14 @@ log_requests = false
 use = egg:swift#healthcheck
 """
     )
+
+
+def pid_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one we may not signal counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

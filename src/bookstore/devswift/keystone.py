@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bookstore.devswift import aio
-from bookstore.devswift.config import HOST, SERVICE_PROJECT, SERVICE_USER
+from bookstore.devswift.config import HOST, SERVICE_PROJECT, SERVICE_USER, pid_exists
 
 _MODULE = "bookstore.devswift.keystone"
 DEFAULT_PORT = 5000
@@ -560,7 +560,7 @@ def serve(layout: KeystoneLayout, sock: socket.socket, watch_pid: int | None = N
     try:
         while not stopping and thread.is_alive():
             time.sleep(0.2)
-            if watch_pid is not None and not _alive(watch_pid):
+            if watch_pid is not None and not pid_exists(watch_pid):
                 print(f"keystone: process {watch_pid} is gone, stopping", file=sys.stderr)
                 break
     finally:
@@ -571,16 +571,6 @@ def serve(layout: KeystoneLayout, sock: socket.socket, watch_pid: int | None = N
                 path.unlink(missing_ok=True)
     print("keystone: stopped", file=sys.stderr, flush=True)
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _bootstrap(layout: KeystoneLayout, identity_url: str) -> None:

@@ -34,6 +34,7 @@ from bookstore.devswift.config import (
     PART_POWER,
     SERVERS,
     Layout,
+    pid_exists,
 )
 
 EXIT_PORT_IN_USE = 3
@@ -210,7 +211,7 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
 
     while not stopping:
         eventlet.sleep(0.2)
-        if watch_pid is not None and not _pid_exists(watch_pid):
+        if watch_pid is not None and not pid_exists(watch_pid):
             print(f"swift-aio: process {watch_pid} is gone, stopping", file=sys.stderr)
             break
         if any(thread.dead for thread in threads):
@@ -223,16 +224,6 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
         sock.close()
     print("swift-aio: stopped", file=sys.stderr, flush=True)
     return 0
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:
