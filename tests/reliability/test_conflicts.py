@@ -101,13 +101,6 @@ async def test_put_and_get_agree_on_last_modified(rest):
     assert saved["last_modified"] == got["last_modified"] == entry["last_modified"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: last_modified has a 1 s resolution (Swift's Last-Modified, rounded up), so "
-    "two saves within one second report the same last_modified and a client that "
-    "compares times (JupyterLab without hashes, nbclassic, other API clients) "
-    "silently overwrites the other save",
-)
 async def test_last_modified_changes_for_two_saves_within_one_second(rest):
     await rest.call("PUT", "q.ipynb", {"type": "notebook", "content": notebook("v0")})
     await sleep_to_second_start()
@@ -121,11 +114,6 @@ async def test_last_modified_changes_for_two_saves_within_one_second(rest):
     assert when(disk) == when(second.body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with 1 s last_modified, JupyterLab's time check (disk - own > 500 ms) misses "
-    "a save made 0.6 s after the client's own save in the same second: silent overwrite",
-)
 async def test_time_based_conflict_check_catches_a_save_600ms_later(rest):
     await rest.call("PUT", "c.ipynb", {"type": "notebook", "content": notebook("v0")})
     await sleep_to_second_start()

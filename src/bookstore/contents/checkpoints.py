@@ -57,19 +57,28 @@ class BookstoreCheckpoints(AsyncCheckpoints):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # Files known to have a checkpoint, so a save needn't list them to find out.
-        self._known: set[str] = set()
+        # When each file's newest checkpoint was made, so a save needn't list them.
+        self._newest: dict[str, datetime] = {}
 
     def forget(self, path: str) -> None:
         """Drop what is known of ``path`` and everything under it (moved or deleted)."""
         path = path.strip("/")
-        self._known = {p for p in self._known if p != path and not p.startswith(f"{path}/")}
+        below = f"{path}/"
+        for known in [p for p in self._newest if p == path or p.startswith(below)]:
+            del self._newest[known]
+
+    async def newest(self, path: str) -> datetime | None:
+        """When the newest checkpoint of ``path`` was made; None if it has none."""
+        path = path.strip("/")
+        if path not in self._newest:
+            objects = (await self._listing(path)).objects
+            if not objects:
+                return None
+            self._newest[path] = max(self._model(o, path)["last_modified"] for o in objects)
+        return self._newest[path]
 
     async def has_checkpoint(self, path: str) -> bool:
-        path = path.strip("/")
-        if path not in self._known and (await self._listing(path)).objects:
-            self._known.add(path)
-        return path in self._known
+        return await self.newest(path) is not None
 
     @property
     def store(self) -> Store:
@@ -93,10 +102,19 @@ class BookstoreCheckpoints(AsyncCheckpoints):
     async def create_checkpoint(self, contents_mgr: Any, path: str) -> dict[str, Any]:
         path = path.strip("/")
         key = checkpoint_prefix(path) + new_checkpoint_id()
-        meta = await self.store.copy(path, key)
-        self._known.add(path)
+        return await self._added(path, await self.store.copy(path, key))
+
+    async def keep(self, path: str, data: bytes) -> dict[str, Any]:
+        """A checkpoint of ``path`` holding ``data``: a version no longer stored there."""
+        path = path.strip("/")
+        key = checkpoint_prefix(path) + new_checkpoint_id()
+        return await self._added(path, await self.store.put(key, data))
+
+    async def _added(self, path: str, meta: Any) -> dict[str, Any]:
+        model = self._model(meta, path)
+        self._newest[path] = model["last_modified"]
         await self._prune(path)
-        return self._model(meta, path)
+        return model
 
     async def _prune(self, path: str) -> None:
         objects = (await self._listing(path)).objects

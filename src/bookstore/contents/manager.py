@@ -19,6 +19,7 @@ import mimetypes
 import os
 import re
 import uuid
+from collections import Counter
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from . import models
 from .bulk import copy_tree, delete_tree, move_tree
 from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
+from .versions import SavedBytes, VersionClock
 
 RESERVED = ".bookstore"
 #: Listing entries turned into models between two yields to the event loop.
@@ -85,9 +87,27 @@ class BookstoreContentsManager(AsyncContentsManager):
         "once; other writers' after at most this long. 0 turns the cache off.",
     )
 
+    keep_saved_bytes = Integer(
+        64 << 20,
+        config=True,
+        help="Bytes of recent saves kept in memory so that, when another writer replaces "
+        "a file this server saved (another server, the CLI, swift upload), the version it "
+        "replaced is kept as a checkpoint. 0 turns this off.",
+    )
+    checkpoint_interval = Float(
+        0.0,
+        config=True,
+        help="Seconds: a save of a notebook also makes a checkpoint when its newest one is "
+        "older than this, so collaboration autosaves leave a history without one "
+        "checkpoint per save. 0 (default): checkpoints only when asked (JupyterLab's Save).",
+    )
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._moving: set[str] = set()  # folders being renamed by this server
+        self._clock = VersionClock()
+        self._writing: Counter[str] = Counter()
+        self._saved = SavedBytes(self.keep_saved_bytes)
         self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
 
     @default("store")
@@ -241,6 +261,7 @@ class BookstoreContentsManager(AsyncContentsManager):
 
         kind = type or models.entry_type(path)
         model = models.object_model(path, meta, type=kind)
+        await self._report(path, meta, model)
         if data is not None:
             if kind == "notebook":
                 self._fill_notebook(model, path, data)
@@ -254,6 +275,31 @@ class BookstoreContentsManager(AsyncContentsManager):
                 digest = hashlib.sha256(data).hexdigest()
             model.update(hash=digest, hash_algorithm=models.HASH_ALGORITHM)
         return model
+
+    def _written(self, path: str, meta: ObjectMeta, kind: str) -> dict[str, Any]:
+        """The model answering our own write, timed by the clock (versions.py)."""
+        model = models.object_model(path, meta, type=kind)
+        model["created"] = model["last_modified"] = self._clock.observe(path, meta, written=True)[0]
+        return model
+
+    async def _report(self, path: str, meta: ObjectMeta, model: dict[str, Any]) -> None:
+        """Give ``model`` a time that moves with its ETag (versions.py); if someone else
+        replaced what this server last saved there, keep our version as a checkpoint."""
+        before = self._clock.known(path)
+        when, changed = self._clock.observe(path, meta)
+        model["created"] = model["last_modified"] = when
+        if not changed or before is None or path in self._writing:
+            return
+        ours = self._saved.get(path, before.etag)
+        self._saved.drop(path)
+        if ours is not None:
+            checkpoint = await self.checkpoints.keep(path, ours)
+            self.log.warning(
+                "%s was replaced by another writer; the version this server saved "
+                "before is kept as checkpoint %s",
+                path,
+                checkpoint["id"],
+            )
 
     def _fill_notebook(self, model: dict[str, Any], path: str, data: bytes) -> None:
         validation_error: dict[str, Any] = {}
@@ -299,7 +345,9 @@ class BookstoreContentsManager(AsyncContentsManager):
             if not name:
                 marker = obj
             elif self._listable(name, path):
-                entries.append(models.json_times(models.object_model(_join(path, name), obj)))
+                entry = models.object_model(_join(path, name), obj)
+                entry["created"] = entry["last_modified"] = self._clock.peek(entry["path"], obj)
+                entries.append(models.json_times(entry))
             if n % MODELS_PER_TICK == 0:  # a 10,000-entry folder must not stall other users
                 await anyio.lowlevel.checkpoint()
         for sub in listing.prefixes:
@@ -346,11 +394,10 @@ class BookstoreContentsManager(AsyncContentsManager):
         else:
             raise HTTPError(400, f"Unhandled contents type: {kind}")
 
-        result = (
-            models.directory_model(path, meta.last_modified)
-            if kind == "directory"
-            else models.object_model(path, meta, type=kind)
-        )
+        if kind == "directory":
+            result = models.directory_model(path, meta.last_modified)
+        else:
+            result = self._written(path, meta, kind)
         if message:
             result["message"] = message
         self.run_post_save_hooks(model=result, os_path=path)
@@ -358,14 +405,22 @@ class BookstoreContentsManager(AsyncContentsManager):
         return result
 
     async def _put(self, path: str, data: bytes, content_type: str | None = None) -> ObjectMeta:
-        return await self.store.put(
-            path,
-            data,
-            content_type=content_type
-            or mimetypes.guess_type(path)[0]
-            or "application/octet-stream",
-            metadata={models.HASH_METADATA_KEY: hashlib.sha256(data).hexdigest()},
-        )
+        self._writing[path] += 1  # a poll racing this write must not call it someone else's
+        try:
+            meta = await self.store.put(
+                path,
+                data,
+                content_type=content_type
+                or mimetypes.guess_type(path)[0]
+                or "application/octet-stream",
+                metadata={models.HASH_METADATA_KEY: hashlib.sha256(data).hexdigest()},
+            )
+        finally:
+            self._writing[path] -= 1
+            if not self._writing[path]:
+                del self._writing[path]
+        self._saved.keep(path, meta.etag, data)
+        return meta
 
     async def _save_notebook(self, model: dict[str, Any], path: str) -> ObjectMeta:
         if not isinstance(model["content"], dict):
@@ -380,8 +435,13 @@ class BookstoreContentsManager(AsyncContentsManager):
         except Exception as exc:
             raise HTTPError(400, f"Invalid notebook content for {path}: {exc}") from exc
         meta = await self._put(path, text.encode("utf-8"), models.NOTEBOOK_CONTENT_TYPE)
-        # As FileContentsManager: one checkpoint should always exist for notebooks.
-        if not await self.checkpoints.has_checkpoint(path):
+        # As FileContentsManager: one checkpoint should always exist for notebooks;
+        # with checkpoint_interval, also one at most that often (collaboration autosaves).
+        newest = await self.checkpoints.newest(path)
+        interval = self.checkpoint_interval
+        if newest is None or (
+            interval > 0 and datetime.now(UTC) - newest >= timedelta(seconds=interval)
+        ):
             await self.checkpoints.create_checkpoint(self, path)
         self.validate_notebook_model(model, validation_error)
         return meta
@@ -442,7 +502,8 @@ class BookstoreContentsManager(AsyncContentsManager):
             content_type=mimetypes.guess_type(path)[0] or "application/octet-stream",
         )
         await self.store.delete_many(everything)
-        result = models.object_model(path, meta, type="file")
+        self._saved.drop(path)
+        result = self._written(path, meta, "file")
         self.run_post_save_hooks(model=result, os_path=path)
         self.emit(data={"action": "save", "path": path})
         return result
@@ -457,6 +518,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def delete_file(self, path: str) -> None:
         path = self._norm(path)
         self._check_writable(path, "delete")
+        self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
             return
@@ -481,6 +543,8 @@ class BookstoreContentsManager(AsyncContentsManager):
             raise HTTPError(400, f"Cannot move {old_path} into itself")
         if await self._exists(new_path):
             raise HTTPError(409, f"File already exists: {new_path}")
+        self._forget(old_path)
+        self._forget(new_path)
         moves = [(checkpoint_prefix(old_path), checkpoint_prefix(new_path))]
         if await self._head(old_path) is not None:
             await self.store.copy(old_path, new_path)
@@ -518,6 +582,11 @@ class BookstoreContentsManager(AsyncContentsManager):
         for src, dst in moves:
             await move_tree(self.store, src, dst, concurrency=self.concurrency)
 
+    def _forget(self, path: str) -> None:
+        """What was known of ``path`` (and below) no longer holds: deleted, moved, copied over."""
+        self._clock.forget(path)
+        self._saved.forget(path)
+
     async def sweep_abandoned_uploads(self) -> int:
         """Delete staged chunks of uploads abandoned long ago; returns how many."""
         cutoff = datetime.now(UTC) - timedelta(seconds=self.abandoned_upload_age)
@@ -554,6 +623,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         if target == path or target.startswith(f"{path}/"):
             raise HTTPError(400, f"Cannot copy {path} onto or into itself")
 
+        self._forget(target)
         if meta is not None:
             model = models.object_model(target, await self.store.copy(path, target))
         else:
