@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SWIFT_DIR  ?= .swift-aio
 SWIFT_PORT ?= 8080
 LAB_PORT   ?= 8888
+RTC        ?=
 
 .PHONY: install browser labextension run test lint format bench clean
 
@@ -30,12 +31,14 @@ labextension: install
 	cd labextension && npm ci --no-audit --no-fund && PATH="$(CURDIR)/$(BIN):$$PATH" npm run build:prod
 
 # A local Swift, then JupyterLab with every notebook in its container `notebooks`.
+# RTC=1: with real-time collaboration (jupyter-collaboration) on.
 run: install
 	$(BIN)/bookstore swift-aio start --data-dir $(SWIFT_DIR) --port $(SWIFT_PORT)
 	@trap '$(BIN)/bookstore swift-aio stop --data-dir $(SWIFT_DIR)' EXIT; \
 	eval "$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))"; \
 	echo "Swift: $$ST_AUTH (try: eval \"\$$($(BIN)/bookstore swift-aio env --data-dir $(SWIFT_DIR))\"; $(BIN)/swift list notebooks)"; \
 	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) \
+	  --YDocExtension.disable_rtc=$(if $(RTC),False,True) \
 	  --ServerApp.contents_manager_class=bookstore.SwiftContentsManager \
 	  --SwiftContentsManager.container=notebooks
 

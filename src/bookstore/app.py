@@ -35,6 +35,12 @@ class BookstoreApp(ExtensionApp):
                 "Bookstore is installed but not in use: set "
                 "c.ServerApp.contents_manager_class = 'bookstore.BookstoreContentsManager'"
             )
+            return
+        try:
+            from . import rtc
+        except ImportError:  # jupyter-collaboration is not installed
+            return
+        rtc.configure(self.serverapp, self.log)
 
     def initialize_handlers(self) -> None:
         from .handlers import URLS  # the REST API: sharing, history, diffs
