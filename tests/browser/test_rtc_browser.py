@@ -105,6 +105,9 @@ def test_two_people_edit_one_notebook_and_swift_holds_both(rtc_lab, swift):
         )
         nb = nbformat.reads(stored(swift, rtc_lab.container, name), as_version=4)
         assert [c.source for c in nb.cells] == ["a = 1  # Alice was here", "b = 2  # Bob was here"]
+        # Autosaves made no checkpoint each: only the first save's, as on the local disk.
+        prefix = f".bookstore/checkpoints/{name}/"
+        assert len(swift.get_container(rtc_lab.container, prefix=prefix)[1]) == 1
         # Someone who opens the notebook later sees both.
         carol = open_as_person(browser, rtc_lab, name, "Alice was here")
         carol.locator(CELLS, has_text="Bob was here").wait_for()
