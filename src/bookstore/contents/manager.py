@@ -60,6 +60,10 @@ def _upload_prefix(path: str) -> str:
     return f"{UPLOADS_ROOT}{path}/"
 
 
+def _part_key(staging: str, number: int) -> str:
+    return f"{staging}part-{number:08d}"
+
+
 class BookstoreContentsManager(AsyncContentsManager):
     """Notebooks, files and folders kept in object storage."""
 
@@ -480,13 +484,18 @@ class BookstoreContentsManager(AsyncContentsManager):
         staging = _upload_prefix(path)
         if chunk == 1:  # a new upload replaces any abandoned one
             await self.store.delete_many(await self._staged_parts(staging))
-        parts = [] if chunk == 1 else await self._staged_parts(staging)
-        number = chunk if chunk > 0 else len(parts) + 1
-        expected = [f"{staging}part-{n:08d}" for n in range(1, number)]
-        if parts[: number - 1] != expected and chunk != 1:
-            await self.store.delete_many(parts)
-            raise HTTPError(400, f"Upload of {path} lost a chunk (got {chunk}); upload it again")
-        part_key = f"{staging}part-{number:08d}"
+            number = 1
+        elif chunk > 1:  # each part checks the one before: one HEAD, not a listing per chunk
+            number = chunk
+            if await self._head(_part_key(staging, number - 1)) is None:
+                await self._lost_chunk(path, staging, chunk)
+        else:  # the last: the staged parts must be 1..n, without a gap
+            parts = await self._staged_parts(staging)
+            number = len(parts) + 1
+            if parts != [_part_key(staging, n) for n in range(1, number)]:
+                await self._lost_chunk(path, staging, chunk)
+        expected = [_part_key(staging, n) for n in range(1, number)]
+        part_key = _part_key(staging, number)
         part = await self.store.put(part_key, data)
         if chunk != -1:
             result = models.base_model(
@@ -507,6 +516,10 @@ class BookstoreContentsManager(AsyncContentsManager):
         self.run_post_save_hooks(model=result, os_path=path)
         self.emit(data={"action": "save", "path": path})
         return result
+
+    async def _lost_chunk(self, path: str, staging: str, chunk: int) -> None:
+        await self.store.delete_many(await self._staged_parts(staging))
+        raise HTTPError(400, f"Upload of {path} lost a chunk (got {chunk}); upload it again")
 
     async def _staged_parts(self, staging: str) -> list[str]:
         listing = await list_all(self.store, staging, delimiter="/")
