@@ -49,8 +49,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the Bookstore and File servers during each row (raw stacks in "
-        "results/profiles/; summarise with python -m bench.profile FILE)",
+        help="py-spy the Bookstore and File servers and Swift's two processes during each row "
+        "(raw stacks in results/profiles/; summarise with python -m bench.profile FILE)",
     )
     ap.add_argument(
         "--compare-populate",
@@ -149,9 +149,11 @@ async def run(args: argparse.Namespace) -> int:
                     continue
                 print(f"{rid} ...", flush=True)
                 t0 = time.perf_counter()
+                profiled = {api.server.name: api.server.pid for api in apis[:2]}
+                profiled.update(swift.processes())
                 profilers = [
-                    Profiler(api.server.pid, profiles / f"{mode}-{rid}-{api.server.name}.txt")
-                    for api in apis[:2]
+                    Profiler(pid, profiles / f"{mode}-{rid}-{name}.txt")
+                    for name, pid in profiled.items()
                     if args.profile
                 ]
                 try:

@@ -14,6 +14,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+#: Frames counted inclusively: ours, Jupyter's, and Swift's servers and middleware.
+INCLUSIVE = (
+    "bookstore/",
+    "jupyter_server/",
+    "nbformat/",
+    "tornado/web",
+    "swift/proxy/",
+    "swift/obj/",
+    "swift/container/",
+    "swift/common/middleware/",
+)
+
 
 class Profiler:
     def __init__(self, pid: int, out: Path, rate: int = 200) -> None:
@@ -69,14 +81,12 @@ def summarise(path: Path, top: int = 25, thread: str | None = None) -> str:
         frames = stack.split(";")
         own[frames[-1]] += n
         for frame in set(frames):
-            if any(
-                k in frame for k in ("bookstore/", "jupyter_server/", "nbformat/", "tornado/web")
-            ):
+            if any(k in frame for k in INCLUSIVE):
                 inclusive[frame] += n
     lines = [f"{total} samples"]
     lines.append("-- self --")
     lines += [f"{100 * n / total:5.1f}% {f}" for f, n in own.most_common(top)]
-    lines.append("-- inclusive (bookstore, jupyter_server, nbformat, tornado.web) --")
+    lines.append("-- inclusive (bookstore, jupyter_server, nbformat, tornado.web, swift) --")
     lines += [f"{100 * n / total:5.1f}% {f}" for f, n in inclusive.most_common(top)]
     return "\n".join(lines)
 

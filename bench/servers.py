@@ -56,6 +56,15 @@ class Swift:
         if self.started:
             stop(self.data_dir)
 
+    def processes(self) -> dict[str, int]:
+        """Pids of the proxy and of its storage servers' child (see devswift.server)."""
+        assert self.info is not None and self.info.pid is not None
+        proxy = psutil.Process(self.info.pid)
+        pids = {"swift-proxy": proxy.pid}
+        for child in proxy.children():
+            pids["swift-storage"] = child.pid
+        return pids
+
     def connection(self):  # a raw swiftclient Connection (the bench's own, never Bookstore's)
         from swiftclient.client import Connection
 

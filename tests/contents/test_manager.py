@@ -348,7 +348,7 @@ async def test_folder_rename_interrupted_is_finished_on_restart(store, jp_asynci
     await cm.create_checkpoint("proj/n.ipynb")
 
     copies = 0
-    real_copy = store.copy
+    real_copy = store.copy_blind  # what folder moves copy with
 
     async def copy_then_die(src, dst):
         nonlocal copies
@@ -357,10 +357,10 @@ async def test_folder_rename_interrupted_is_finished_on_restart(store, jp_asynci
             await anyio.sleep_forever()  # the server dies here, mid-rename
         return await real_copy(src, dst)
 
-    store.copy = copy_then_die
+    store.copy_blind = copy_then_die
     with anyio.move_on_after(2):  # the process going away cancels the rename
         await cm.rename("proj", "done")
-    store.copy = real_copy
+    store.copy_blind = real_copy
     assert copies == 5
     # Meanwhile this server refused to show either half.
     # A new server on the same store finishes the job before anything else.
@@ -377,21 +377,21 @@ async def test_folder_being_renamed_answers_409(store):
     cm = BookstoreContentsManager(store=store)
     await cm.save(nb_model(), "busy/a.ipynb")
     started, release = anyio.Event(), anyio.Event()
-    real_copy = store.copy
+    real_copy = store.copy_blind  # what folder moves copy with
 
     async def slow_copy(src, dst):
         started.set()
         await release.wait()
         return await real_copy(src, dst)
 
-    store.copy = slow_copy
+    store.copy_blind = slow_copy
     async with anyio.create_task_group() as tg:
         tg.start_soon(cm.rename, "busy", "moved")
         await started.wait()
         for call in (cm.get("busy/a.ipynb"), cm.get("moved"), cm.save(nb_model(), "busy/b.ipynb")):
             assert await status_of(call) == 409
         release.set()
-    store.copy = real_copy
+    store.copy_blind = real_copy
     assert await names(cm, "moved") == ["a.ipynb"]
 
 

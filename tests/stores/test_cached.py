@@ -43,6 +43,9 @@ async def test_own_writes_are_seen_at_once(store):
     assert await names(cached) == ["x.txt"]
     await cached.copy("x.txt", "y.txt")
     assert await names(cached) == ["x.txt", "y.txt"]
+    await cached.copy_blind("x.txt", "z.txt")
+    assert await names(cached) == ["x.txt", "y.txt", "z.txt"]
+    await cached.delete("z.txt")
     await cached.delete_many(["x.txt"])
     assert await names(cached) == ["y.txt"]
     await cached.delete("y.txt")

@@ -582,10 +582,11 @@ async def test_prefix_holds_every_key(store: Store, root: Store, prefix: str) ->
     for key in keys:
         await store.put(key, key.encode())
     await store.copy("a.txt", "copied.txt")
+    await store.copy_blind("a.txt", "copied blind.txt")
     await store.put("p1", b"1")
     await store.put("p2", b"2")
     await store.compose("composed.txt", ["p1", "p2"])
-    everything = [*keys, "copied.txt", "composed.txt", "p1", "p2"]
+    everything = [*keys, "copied.txt", "copied blind.txt", "composed.txt", "p1", "p2"]
     found, _ = await names(root, delimiter=None)
     assert sorted(found) == sorted(prefix + key for key in everything)
     assert (await root.get(prefix + "a.txt"))[1] == b"a.txt"
@@ -693,12 +694,24 @@ async def test_pagination_with_rolled_up_prefixes(store: Store) -> None:
 # -- copy ------------------------------------------------------------------------
 
 
-async def test_copy_keeps_bytes_type_and_metadata(store: Store) -> None:
+async def copy(store: Store, src: str, dst: str, blind: bool) -> ObjectMeta:
+    """``copy``, or ``copy_blind`` and a HEAD: both must leave the same object."""
+    if not blind:
+        return await store.copy(src, dst)
+    assert await store.copy_blind(src, dst) is None
+    return await store.head(dst)
+
+
+BLIND = pytest.mark.parametrize("blind", [False, True], ids=["copy", "copy_blind"])
+
+
+@BLIND
+async def test_copy_keeps_bytes_type_and_metadata(store: Store, blind: bool) -> None:
     data = blob(70_000, seed=5)
     src = await store.put(
         "src dir/ü.txt", data, content_type="text/x-special", metadata={"author": "ada"}
     )
-    copied = await store.copy("src dir/ü.txt", "dst 目录/ü copy.txt")
+    copied = await copy(store, "src dir/ü.txt", "dst 目录/ü copy.txt", blind)
     assert copied.key == "dst 目录/ü copy.txt"
     assert (copied.size, copied.etag, copied.content_type) == (
         len(data),
@@ -712,17 +725,19 @@ async def test_copy_keeps_bytes_type_and_metadata(store: Store) -> None:
     assert (await store.get("src dir/ü.txt"))[1] == data
 
 
-async def test_copy_overwrites_the_destination(store: Store) -> None:
+@BLIND
+async def test_copy_overwrites_the_destination(store: Store, blind: bool) -> None:
     await store.put("a", b"new", metadata={"v": "a"})
     await store.put("b", b"old", metadata={"v": "b", "w": "x"})
-    await store.copy("a", "b")
+    await copy(store, "a", "b", blind)
     meta, data = await store.get("b")
     assert data == b"new" and dict(meta.metadata) == {"v": "a"}
 
 
-async def test_copy_of_absent_key_is_not_found(store: Store) -> None:
+@BLIND
+async def test_copy_of_absent_key_is_not_found(store: Store, blind: bool) -> None:
     with pytest.raises(NotFound):
-        await store.copy("nope", "dst")
+        await copy(store, "nope", "dst", blind)
     await assert_absent(store, "dst")
 
 

@@ -1,7 +1,8 @@
 """A real single-node OpenStack Swift on 127.0.0.1 for ``make run`` and the tests.
 
-Only the control side lives here; the server process (``bookstore.devswift.server``)
-is the only one that imports Swift and eventlet.
+Only the control side lives here; the server (``bookstore.devswift.server``: a proxy
+process and its storage servers' child process) is the only one that imports Swift and
+eventlet.
 """
 
 from __future__ import annotations

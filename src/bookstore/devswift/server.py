@@ -1,4 +1,5 @@
-"""Run proxy, account, container and object servers in one eventlet process.
+"""Run a one-node Swift: the proxy in this process, account, container and object
+servers in one child process.
 
     python -m bookstore.devswift.server --data-dir DIR [--port PORT] [--watch-pid PID]
 
@@ -9,12 +10,19 @@ a process that is not meant to become the server: it monkey-patches eventlet.
 Swift's own ``run_server()`` resets the eventlet hub on each call, which silently
 stops servers started before it in the same process; so each WSGI app is built
 with ``swift.common.wsgi.loadapp`` and served by an ``eventlet.wsgi.server``
-greenthread, all under one hub.
+greenthread, all of a process's apps under its one hub.
+
+Two processes, as a real cluster has the proxy and the storage servers on different
+hosts: one eventlet process is one core, and under load (a folder rename is 1,000
+COPYs) the proxy alone keeps a core busy, the storage servers as much again. The proxy
+stays alone in its process so that its ``swift.cache`` (``cache.py``, a dict) is
+coherent; the storage servers use no cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import logging
@@ -22,9 +30,11 @@ import os
 import signal
 import sys
 import time
+import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bookstore.devswift.config import (
     DEVICE,
@@ -143,10 +153,7 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
     utils.monkey_patch()
     logs.ThreadSafeSysLogHandler = _StderrLogHandler
 
-    import eventlet
-    import eventlet.wsgi
     from swift.common.http_protocol import SwiftHttpProtocol
-    from swift.common.wsgi import loadapp
 
     proxy_sock = _listen(port)
     backend_socks = {server: _listen(0) for server in SERVERS}
@@ -173,21 +180,6 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
         "url_length_limit": constraints.MAX_REQUEST_LINE,
         "log": utils.NullLogger(),  # proxy-logging writes the access log
     }
-    threads = []
-    for server, sock in [*backend_socks.items(), ("proxy", proxy_sock)]:
-        app = loadapp(str(layout.conf(server)), global_conf={"log_name": f"{server}-server"})
-        pool = eventlet.GreenPool(1024)
-        threads.append(
-            eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
-        )
-    if keystone_socks:
-        app = loadapp(str(layout.conf(KEYSTONE_PROXY)), global_conf={"log_name": KEYSTONE_PROXY})
-        for sock in keystone_socks.values():
-            pool = eventlet.GreenPool(1024)
-            threads.append(
-                eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
-            )
-
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: object) -> None:
@@ -197,32 +189,123 @@ def _serve(layout: Layout, port: int, watch_pid: int | None, started: float, pid
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    actual_port = proxy_sock.getsockname()[1]
-    state = {"pid": pid, "port": actual_port, "backend_ports": ports, "started": time.time()}
-    if keystone_socks:
-        state["keystone_ports"] = {n: s.getsockname()[1] for n, s in keystone_socks.items()}
-    _write_json(layout.state_file, state)
-    print(
-        f"swift-aio: ready on http://{HOST}:{actual_port} (pid {pid}, backends {ports}) "
-        f"in {time.monotonic() - started:.2f}s",
-        file=sys.stderr,
-        flush=True,
-    )
+    # The storage servers: a child that stops on a signal or when this process is gone.
+    storage = os.fork()
+    if storage == 0:
+        proxy_sock.close()
+        for sock in keystone_socks.values():
+            sock.close()
+        backends = [(layout.conf(s), f"{s}-server", [sock]) for s, sock in backend_socks.items()]
 
-    while not stopping:
-        eventlet.sleep(0.2)
+        def orphaned() -> bool:
+            return bool(stopping) or os.getppid() != pid
+
+        _run_child(lambda: _run(backends, server_kwargs, orphaned))
+    for sock in backend_socks.values():
+        sock.close()
+
+    apps = [(layout.conf("proxy"), "proxy-server", [proxy_sock])]
+    if keystone_socks:
+        apps.append((layout.conf(KEYSTONE_PROXY), KEYSTONE_PROXY, list(keystone_socks.values())))
+
+    def ready() -> None:
+        actual_port = proxy_sock.getsockname()[1]
+        state = {"pid": pid, "port": actual_port, "backend_ports": ports, "started": time.time()}
+        if keystone_socks:
+            state["keystone_ports"] = {n: s.getsockname()[1] for n, s in keystone_socks.items()}
+        _write_json(layout.state_file, state)
+        print(
+            f"swift-aio: ready on http://{HOST}:{actual_port} (pid {pid}, backends {ports}) "
+            f"in {time.monotonic() - started:.2f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    storage_exited = False
+
+    def should_stop() -> bool:
+        nonlocal storage_exited
+        if stopping:
+            return True
         if watch_pid is not None and not pid_exists(watch_pid):
             print(f"swift-aio: process {watch_pid} is gone, stopping", file=sys.stderr)
-            break
+            return True
+        storage_exited = os.waitpid(storage, os.WNOHANG)[0] == storage
+        if storage_exited:
+            print("swift-aio: the storage servers' process died, stopping", file=sys.stderr)
+        return storage_exited
+
+    try:
+        return _run(apps, server_kwargs, should_stop, ready)
+    finally:
+        if not storage_exited:
+            _stop_child(storage)
+        print("swift-aio: stopped", file=sys.stderr, flush=True)
+
+
+def _run_child(fn: Callable[[], int]) -> NoReturn:
+    """In a forked child: ``fn()``, then exit with its code, never returning into the
+    parent's code (its ``finally`` blocks would remove the parent's pid file)."""
+    code = 1
+    try:
+        code = fn()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _stop_child(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM, wait, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while os.waitpid(pid, os.WNOHANG)[0] != pid:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+        time.sleep(0.05)
+
+
+def _run(
+    apps: list[tuple[Path, str, list[Any]]],
+    server_kwargs: dict[str, Any],
+    should_stop: Callable[[], bool],
+    ready: Callable[[], None] | None = None,
+) -> int:
+    """Serve each (config, log name, sockets) app under this process's one hub until
+    ``should_stop()``; ``ready()`` once all are loaded."""
+    import eventlet
+    import eventlet.hubs
+    import eventlet.wsgi
+    from swift.common.utils import get_hub
+    from swift.common.wsgi import loadapp
+
+    # As Swift's run_server: a fresh hub in each process, and poll rather than epoll,
+    # whose one kernel object a forked process would share with its parent.
+    eventlet.hubs.use_hub(get_hub())
+    threads = []
+    for conf, log_name, socks in apps:
+        app = loadapp(str(conf), global_conf={"log_name": log_name})
+        for sock in socks:
+            pool = eventlet.GreenPool(1024)
+            threads.append(
+                eventlet.spawn(eventlet.wsgi.server, sock, app, custom_pool=pool, **server_kwargs)
+            )
+    if ready is not None:
+        ready()
+    while not should_stop():
+        eventlet.sleep(0.2)
         if any(thread.dead for thread in threads):
             print("swift-aio: a server thread died, stopping", file=sys.stderr)
             break
-
     for thread in threads:
         thread.kill()
-    for sock in [proxy_sock, *backend_socks.values(), *keystone_socks.values()]:
-        sock.close()
-    print("swift-aio: stopped", file=sys.stderr, flush=True)
+    for _, _, socks in apps:
+        for sock in socks:
+            sock.close()
     return 0
 
 

@@ -105,6 +105,11 @@ class Store(Protocol):
         """Server-side copy (no bytes through Bookstore), metadata included; returns dst's meta."""
         ...
 
+    async def copy_blind(self, src: str, dst: str) -> None:
+        """``copy`` without reading the copy's metadata back: for bulk moves and copies,
+        which know what they copy. On Swift and S3 that is one request instead of two."""
+        ...
+
     async def compose(
         self, dst: str, parts: list[str], *, content_type: str | None = None
     ) -> ObjectMeta:

@@ -128,6 +128,13 @@ class CachedListings:
         finally:
             self._forget([dst])
 
+    async def copy_blind(self, src: str, dst: str) -> None:
+        self._forget([dst])
+        try:
+            await self.inner.copy_blind(src, dst)
+        finally:
+            self._forget([dst])
+
     async def compose(
         self, dst: str, parts: list[str], *, content_type: str | None = None
     ) -> ObjectMeta:

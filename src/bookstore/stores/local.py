@@ -541,6 +541,9 @@ class LocalStore(LoggingConfigurable):
     async def copy(self, src: str, dst: str) -> ObjectMeta:
         return await self._run(f"copy {src!r} to {dst!r}", self._copy, src, dst)
 
+    async def copy_blind(self, src: str, dst: str) -> None:
+        await self.copy(src, dst)  # the metadata comes with the copy here
+
     def _compose(self, dst: str, parts: list[str], content_type: str | None) -> ObjectMeta:
         self._path(dst)
         opened: list[int | None] = []

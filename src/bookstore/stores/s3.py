@@ -339,10 +339,13 @@ class ObstoreStore(RemoteStoreSettings):
             yield ListPage(objects, prefixes)
 
     async def copy(self, src: str, dst: str) -> ObjectMeta:
+        await self.copy_blind(src, dst)
+        return await self.head(dst)  # obstore's copy returns nothing
+
+    async def copy_blind(self, src: str, dst: str) -> None:
         src_name, dst_name = self._name(src), self._name(dst)
         # CopyObject keeps the content type and user metadata (MetadataDirective COPY).
         await self._call("copy", src, lambda c: obstore.copy_async(c, src_name, dst_name))
-        return await self.head(dst)
 
     async def compose(
         self, dst: str, parts: list[str], *, content_type: str | None = None

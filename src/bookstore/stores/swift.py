@@ -71,6 +71,12 @@ UPLOAD_QUEUE_CHUNKS = 2
 SLO_SMALL_SEGMENT = 1 << 20
 SLO_FREE_SMALL_SEGMENTS = 10
 BULK_DELETE_BATCH = 1000
+# Swift's bulk middleware deletes two objects at a time (its delete_concurrency), so a
+# big delete is split into BULK_DELETE_PARALLEL requests sent side by side (more, of
+# BULK_DELETE_BATCH names, past that; the worker limiter bounds them); no request names
+# fewer than BULK_DELETE_MIN objects.
+BULK_DELETE_PARALLEL = 4
+BULK_DELETE_MIN = 100
 
 # Transport failures: the request may not have reached Swift, or its answer was lost.
 _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
@@ -324,9 +330,11 @@ class SwiftStore(RemoteStoreSettings):
         if bulk is None:  # middleware not installed: one DELETE per key
             await self._each(self.delete, keys)  # keys were checked above
             return
-        batch = min(BULK_DELETE_BATCH, int(bulk.get("max_deletes_per_request", 10000)))
-        for start in range(0, len(names), batch):
-            await self._bulk_delete(names[start : start + batch])
+        most = min(BULK_DELETE_BATCH, int(bulk.get("max_deletes_per_request", 10000)))
+        size = min(most, max(BULK_DELETE_MIN, -(-len(names) // BULK_DELETE_PARALLEL)))
+        await self._each(
+            self._bulk_delete, [names[i : i + size] for i in range(0, len(names), size)]
+        )
 
     async def list(
         self, prefix: str = "", *, delimiter: str | None = "/"
@@ -354,14 +362,17 @@ class SwiftStore(RemoteStoreSettings):
             marker = last
 
     async def copy(self, src: str, dst: str) -> ObjectMeta:
+        await self.copy_blind(src, dst)
+        # A COPY answer has neither the size nor the content type: HEAD the copy.
+        return await self.head(dst)
+
+    async def copy_blind(self, src: str, dst: str) -> None:
         src_name, dst_name = self._name(src), self._name(dst)
         await self._call(
             lambda c: c.copy_object(self.container, src_name, f"/{self.container}/{dst_name}"),
             action="copy",
             key=src,
         )
-        # A COPY answer has no user metadata: HEAD the copy for the whole truth.
-        return await self.head(dst)
 
     async def compose(
         self, dst: str, parts: list[str], *, content_type: str | None = None
@@ -594,17 +605,17 @@ class SwiftStore(RemoteStoreSettings):
                 self.log.info("Created Swift container %r at %s", self.container, self._url)
             self._ready = True
 
-    async def _each(self, fn: Callable[[str], Any], keys: list[str]) -> list[Any]:
-        """``fn(key)`` for every key concurrently (the worker limiter bounds the threads)."""
-        results: list[Any] = [None] * len(keys)
+    async def _each(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        """``fn(item)`` for every item concurrently (the worker limiter bounds the threads)."""
+        results: list[Any] = [None] * len(items)
 
-        async def one(i: int, key: str) -> None:
-            results[i] = await fn(key)
+        async def one(i: int, item: Any) -> None:
+            results[i] = await fn(item)
 
         try:
             async with anyio.create_task_group() as tg:
-                for i, key in enumerate(keys):
-                    tg.start_soon(one, i, key)
+                for i, item in enumerate(items):
+                    tg.start_soon(one, i, item)
         except BaseExceptionGroup as group:
             # Callers expect one bookstore error, not a group: raise the first.
             raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
