@@ -623,3 +623,23 @@ async def test_bulk_delete_quotes_odd_names(swift):
         await swift.put(key, b"1")
     await swift.delete_many(keys)
     assert (await list_all(swift, delimiter=None)).objects == []
+
+
+async def test_streamed_overwrite_goes_through_a_verified_temporary(swift):
+    await swift.put("s.bin", b"old", metadata={"v": "1"}, content_type="a/b")
+    new = [pattern(i, 300_000) for i in range(4)]
+
+    async def body():
+        for chunk in new:
+            yield chunk
+
+    meta = await swift.put("s.bin", body(), metadata={"v": "2"}, content_type="c/d")
+    whole = b"".join(new)
+    got_meta, got = await swift.get("s.bin")
+    assert got == whole and meta.size == len(whole)
+    assert meta.etag == got_meta.etag == hashlib.md5(whole).hexdigest()
+    assert got_meta.content_type == "c/d" and dict(got_meta.metadata) == {"v": "2"}
+    assert meta.last_modified == got_meta.last_modified
+    # The temporary it was streamed to is gone.
+    left = [o.key for o in (await list_all(swift, delimiter=None)).objects]
+    assert left == ["s.bin"]

@@ -300,14 +300,19 @@ class SwiftStore(RemoteStoreSettings):
         else:
             # A stream can't be replayed, so check what can be checked before sending
             # it: an existing key (create), and the token (a HEAD re-authenticates).
-            if not isinstance(mode, IfMatch):  # that mode has just HEADed
+            exists = isinstance(mode, IfMatch)  # that mode has just HEADed
+            if not exists:
                 try:
                     await self.head(key)
-                    if create:
-                        raise AlreadyExists(f"{self._where(key)} already exists")
+                    exists = True
                 except NotFound:
                     pass
-            got, size = await self._put_stream(key, name, data, ctype, headers, create)
+            if exists and create:
+                raise AlreadyExists(f"{self._where(key)} already exists")
+            if exists:
+                got, size = await self._put_stream_beside(key, name, data, ctype, headers)
+            else:
+                got, size = await self._put_stream(key, name, data, ctype, headers, create)
         return ObjectMeta(
             key=key,
             size=size,
@@ -771,6 +776,38 @@ class SwiftStore(RemoteStoreSettings):
                 f"(stored MD5 {stored}, sent {sent}); it was not kept"
             )
         return state.headers, state.size
+
+    async def _put_stream_beside(
+        self,
+        key: str,
+        name: str,
+        chunks: AsyncIterable[bytes],
+        content_type: str,
+        headers: dict[str, str],
+    ) -> tuple[dict[str, str], int]:
+        """Overwrite ``name`` with a stream without ever risking its current version.
+
+        A streamed body's MD5 is known only once it is sent, so it goes to a temporary
+        object first; only when Swift's ETag matches what was sent does a server-side
+        COPY (metadata included) replace ``name``. A corrupted transfer leaves the
+        previous version in place, and no reader ever sees the bad bytes.
+        """
+        temp = f"{self.prefix}{TEMP_DIR}stream-{uuid.uuid4().hex}"
+        try:
+            _, size = await self._put_stream(key, temp, chunks, content_type, headers, False)
+
+            def op(c: Connection) -> dict[str, str]:
+                response: dict[str, Any] = {}
+                c.copy_object(
+                    self.container, temp, f"/{self.container}/{name}", response_dict=response
+                )
+                return response["headers"]
+
+            got = await self._call(op, action="write", key=key)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._drop_temporaries([temp])
+        return got, size
 
     async def _put_manifest(self, name: str, segments: list[dict[str, Any]], ctype: str) -> None:
         manifest = json.dumps(segments).encode()  # ASCII: non-ASCII names are \u-escaped
