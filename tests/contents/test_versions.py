@@ -12,7 +12,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from bookstore import BookstoreContentsManager
-from bookstore.contents.versions import TICK, SavedBytes, VersionClock
+from bookstore.contents.versions import TICK, RecentBytes, VersionClock
 from bookstore.stores.base import ObjectMeta
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -84,16 +84,21 @@ def test_clock_is_bounded():
     assert clock.known("a") is None and clock.known("d") is not None
 
 
-def test_saved_bytes_keep_the_newest_within_budget():
-    kept = SavedBytes(budget=10)
-    kept.keep("a", "ea", b"12345")
-    kept.keep("b", "eb", b"123456")  # over budget together: "a" goes
-    assert kept.get("a", "ea") is None and kept.get("b", "eb") == b"123456"
-    assert kept.get("b", "other") is None
-    kept.keep("big", "e", b"x" * 11)  # larger than the budget: not kept at all
-    assert kept.get("big", "e") is None and kept.get("b", "eb") == b"123456"
-    kept.forget("b")
-    assert kept.get("b", "eb") is None
+def test_recent_bytes_keep_the_newest_within_budget():
+    kept = RecentBytes(budget=40)
+    kept.keep("a", "ea", b"x" * 10, saved=True)
+    kept.keep("b", "eb", b"y" * 10, saved=False)
+    kept.keep("c", "ec", b"z" * 10, saved=True)
+    kept.keep("d", "ed", b"w" * 10, saved=True)
+    kept.keep("e", "ee", b"v" * 10, saved=True)  # over budget: the oldest ("a") goes
+    assert kept.get("a", "ea") is None and kept.get("e", "ee") == b"v" * 10
+    assert kept.get("b", "other") is None  # another version: not these bytes
+    assert kept.get("b", "eb") == b"y" * 10
+    assert kept.get("b", "eb", saved=True) is None  # read, not saved by us
+    kept.keep("big", "e", b"x" * 11, saved=True)  # over a quarter of the budget: not kept
+    assert kept.get("big", "e") is None and kept.etag("big") is None
+    kept.forget("c")
+    assert kept.get("c", "ec") is None and kept.etag("d") == "ed"
 
 
 def nb_bytes(text: str) -> bytes:
@@ -169,3 +174,49 @@ def test_clock_takes_our_own_write_as_newest_whatever_its_time():
     assert clock.known("a").etag == "e2"
     # The store's answer for our write, with its own (later) time: no change.
     assert clock.observe("a", meta("e2", T0 + timedelta(seconds=1))) == (when, False)
+
+
+async def test_opening_again_costs_a_head_while_the_etag_holds(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model("v1"), "r.ipynb")
+    calls: list[str] = []
+    real_get, real_head = store.get, store.head
+
+    async def get(key):
+        calls.append(f"get {key}")
+        return await real_get(key)
+
+    async def head(key):
+        calls.append(f"head {key}")
+        return await real_head(key)
+
+    store.get, store.head = get, head
+    try:
+        assert source(await cm.get("r.ipynb")) == "v1"
+        assert calls == ["head r.ipynb"]  # what we saved is still there: no download
+        await store.put("r.ipynb", nb_bytes("theirs"))  # (not counted: a direct put)
+        calls.clear()
+        assert source(await cm.get("r.ipynb")) == "theirs"  # another ETag: downloaded
+        assert calls == ["head r.ipynb", "get r.ipynb"]
+        calls.clear()
+        assert source(await cm.get("r.ipynb")) == "theirs"  # and kept for the next open
+        assert calls == ["head r.ipynb"]
+    finally:
+        store.get, store.head = real_get, real_head
+
+
+async def test_file_exists_after_a_save_needs_no_request(store):
+    cm = BookstoreContentsManager(store=store, listing_cache_ttl=60)
+    await cm.save(nb_model("v1"), "e.ipynb")
+    real_head = store.head
+
+    async def head(key):
+        raise AssertionError(f"HEAD {key}")
+
+    store.head = head
+    try:
+        assert await cm.file_exists("e.ipynb")
+    finally:
+        store.head = real_head
+    await cm.delete("e.ipynb")  # our own delete is known at once
+    assert not await cm.file_exists("e.ipynb")

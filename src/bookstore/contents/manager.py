@@ -18,6 +18,7 @@ import json
 import mimetypes
 import os
 import re
+import time
 import uuid
 from collections import Counter
 from contextlib import aclosing
@@ -41,7 +42,7 @@ from . import models
 from .bulk import copy_tree, delete_tree, move_tree
 from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
-from .versions import SavedBytes, VersionClock
+from .versions import RecentBytes, VersionClock
 
 RESERVED = ".bookstore"
 #: Listing entries turned into models between two yields to the event loop.
@@ -91,12 +92,13 @@ class BookstoreContentsManager(AsyncContentsManager):
         "once; other writers' after at most this long. 0 turns the cache off.",
     )
 
-    keep_saved_bytes = Integer(
+    keep_recent_bytes = Integer(
         64 << 20,
         config=True,
-        help="Bytes of recent saves kept in memory so that, when another writer replaces "
-        "a file this server saved (another server, the CLI, swift upload), the version it "
-        "replaced is kept as a checkpoint. 0 turns this off.",
+        help="Bytes of recently saved or opened files kept in memory (a file at most a "
+        "quarter of it). Opening one again costs a HEAD instead of a download while its "
+        "ETag is unchanged; and when another writer replaces a file this server saved, "
+        "the version it replaced is kept as a checkpoint. 0 turns this off.",
     )
     checkpoint_interval = Float(
         0.0,
@@ -111,7 +113,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._moving: set[str] = set()  # folders being renamed by this server
         self._clock = VersionClock()
         self._writing: Counter[str] = Counter()
-        self._saved = SavedBytes(self.keep_saved_bytes)
+        self._recent = RecentBytes(self.keep_recent_bytes)
         self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
 
     @default("store")
@@ -209,6 +211,11 @@ class BookstoreContentsManager(AsyncContentsManager):
         path = path.strip("/")
         if not path or self._reserved(path):
             return False
+        # Seen a moment ago (a save's PUT, a HEAD): no request. jupyter_server asks before
+        # every REST save; if another writer deleted it since, the save still happens.
+        seen = self._clock.known(path)
+        if seen is not None and time.monotonic() - seen.at < self.listing_cache_ttl:
+            return True
         return await self._head(path) is not None
 
     async def is_hidden(self, path: str) -> bool:
@@ -248,7 +255,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         data: bytes | None = None
         try:
             if content:
-                meta, data = await self.store.get(path)
+                meta, data = await self._read(path)
             else:
                 meta = await self.store.head(path)
         except errors.NotFound:
@@ -266,6 +273,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         kind = type or models.entry_type(path)
         model = models.object_model(path, meta, type=kind)
         await self._report(path, meta, model)
+        if data is not None and self._recent.etag(path) != meta.etag:
+            self._recent.keep(path, meta.etag, data, saved=False)
         if data is not None:
             if kind == "notebook":
                 self._fill_notebook(model, path, data)
@@ -286,6 +295,15 @@ class BookstoreContentsManager(AsyncContentsManager):
         model["created"] = model["last_modified"] = self._clock.observe(path, meta, written=True)[0]
         return model
 
+    async def _read(self, path: str) -> tuple[ObjectMeta, bytes]:
+        """The object's bytes: from memory when a HEAD shows they are still current."""
+        if self._recent.etag(path) is not None:
+            meta = await self.store.head(path)
+            data = self._recent.get(path, meta.etag)
+            if data is not None:
+                return meta, data
+        return await self.store.get(path)
+
     async def _report(self, path: str, meta: ObjectMeta, model: dict[str, Any]) -> None:
         """Give ``model`` a time that moves with its ETag (versions.py); if someone else
         replaced what this server last saved there, keep our version as a checkpoint."""
@@ -294,8 +312,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         model["created"] = model["last_modified"] = when
         if not changed or before is None or path in self._writing:
             return
-        ours = self._saved.get(path, before.etag)
-        self._saved.drop(path)
+        ours = self._recent.get(path, before.etag, saved=True)
         if ours is not None:
             checkpoint = await self.checkpoints.keep(path, ours)
             self.log.warning(
@@ -423,7 +440,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             self._writing[path] -= 1
             if not self._writing[path]:
                 del self._writing[path]
-        self._saved.keep(path, meta.etag, data)
+        self._recent.keep(path, meta.etag, data, saved=True)
         return meta
 
     async def _save_notebook(self, model: dict[str, Any], path: str) -> ObjectMeta:
@@ -511,7 +528,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             content_type=mimetypes.guess_type(path)[0] or "application/octet-stream",
         )
         await self.store.delete_many(everything)
-        self._saved.drop(path)
+        self._recent.drop(path)
         result = self._written(path, meta, "file")
         self.run_post_save_hooks(model=result, os_path=path)
         self.emit(data={"action": "save", "path": path})
@@ -598,7 +615,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     def _forget(self, path: str) -> None:
         """What was known of ``path`` (and below) no longer holds: deleted, moved, copied over."""
         self._clock.forget(path)
-        self._saved.forget(path)
+        self._recent.forget(path)
 
     async def sweep_abandoned_uploads(self) -> int:
         """Delete staged chunks of uploads abandoned long ago; returns how many."""

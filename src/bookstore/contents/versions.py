@@ -14,6 +14,7 @@ older store time with another ETag is a stale read from a lagging replica.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class Seen:
     etag: str
     stored: datetime  # the store's own time for that version
     reported: datetime  # what we told clients
+    at: float  # when (time.monotonic()) the store last said so
 
 
 class VersionClock:
@@ -54,7 +56,7 @@ class VersionClock:
             return prev.reported, False  # a lagging replica: keep what we said
         reported = self._time(prev, meta)
         stored = max(meta.last_modified, prev.stored) if prev else meta.last_modified
-        self._seen[path] = Seen(meta.etag, stored, reported)
+        self._seen[path] = Seen(meta.etag, stored, reported, time.monotonic())
         self._seen.move_to_end(path)
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
@@ -93,33 +95,44 @@ class VersionClock:
             del self._seen[key]
 
 
-class SavedBytes:
-    """The bytes this server last saved per path, within a byte budget.
+class RecentBytes:
+    """The bytes this server last saved or read per path, by ETag, within a byte budget.
 
-    When another writer replaces a file an open collaboration room was editing, the
-    room reloads the new version; these bytes let the manager keep the room's last
-    save as a checkpoint first, so neither side's edits vanish silently.
+    Two uses. Opening a notebook this server just saved or opened costs a HEAD, not a
+    download: the ETag says whether these bytes are still what the store holds. And
+    when another writer replaces a file this server saved (say, under an open
+    collaboration room, which then reloads), the manager keeps the version we saved
+    as a checkpoint, so neither side's edits vanish silently.
     """
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
         self._used = 0
-        self._data: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        # path -> (etag, bytes, saved by us)
+        self._data: OrderedDict[str, tuple[str, bytes, bool]] = OrderedDict()
 
-    def keep(self, path: str, etag: str | None, data: bytes) -> None:
+    def keep(self, path: str, etag: str | None, data: bytes, *, saved: bool) -> None:
         self.drop(path)
-        if not etag or len(data) > self._budget:
+        # One big file must not push out everything else: a quarter of the budget at most.
+        if not etag or len(data) > self._budget // 4:
             return
-        self._data[path] = (etag, data)
+        self._data[path] = (etag, data, saved)
         self._used += len(data)
         while self._used > self._budget:
-            _, (_, old) = self._data.popitem(last=False)
+            _, (_, old, _) = self._data.popitem(last=False)
             self._used -= len(old)
 
-    def get(self, path: str, etag: str) -> bytes | None:
-        """What we saved at ``path`` if its ETag was ``etag``."""
+    def etag(self, path: str) -> str | None:
         kept = self._data.get(path)
-        return kept[1] if kept and kept[0] == etag else None
+        return kept[0] if kept else None
+
+    def get(self, path: str, etag: str | None, *, saved: bool = False) -> bytes | None:
+        """The bytes kept for ``path`` if its ETag is ``etag`` (``saved``: only ours)."""
+        kept = self._data.get(path)
+        if kept is None or kept[0] != etag or (saved and not kept[2]):
+            return None
+        self._data.move_to_end(path)
+        return kept[1]
 
     def drop(self, path: str) -> None:
         kept = self._data.pop(path, None)
