@@ -128,9 +128,10 @@ class BookstoreCheckpoints(AsyncCheckpoints):
         path = path.strip("/")
         key = checkpoint_prefix(path) + _valid_id(checkpoint_id)
         try:
-            await self.store.copy(key, path)
+            meta = await self.store.copy(key, path)
         except errors.NotFound:
             raise HTTPError(404, f"No checkpoint {checkpoint_id} for {path}") from None
+        contents_mgr.wrote(path, meta)  # a change for open rooms, not another writer's
 
     @http_errors
     async def rename_checkpoint(self, checkpoint_id: str, old_path: str, new_path: str) -> None:

@@ -140,13 +140,15 @@ async def read_version(store: Store, path: str, version: str) -> tuple[ObjectMet
         raise errors.NotFound(f"{path!r} has no checkpoint {version!r}") from None
 
 
-async def restore_keeping_current(store: Store, path: str, checkpoint_id: str) -> Checkpoint:
+async def restore_keeping_current(
+    store: Store, path: str, checkpoint_id: str
+) -> tuple[Checkpoint, ObjectMeta]:
     """Put checkpoint ``checkpoint_id`` back as ``path``, after checkpointing what ``path``
     holds now, so a restore can itself be undone. Both steps are server-side copies.
 
-    Returns the checkpoint of the replaced content. Pruning to ``max_checkpoints`` is
-    left to the next checkpoint the manager makes (it would otherwise be free to prune
-    the very checkpoint being restored).
+    Returns the checkpoint of the replaced content and what ``path`` holds now. Pruning
+    to ``max_checkpoints`` is left to the next checkpoint the manager makes (it would
+    otherwise be free to prune the very checkpoint being restored).
     """
     from .checkpoints import new_checkpoint_id
 
@@ -157,8 +159,7 @@ async def restore_keeping_current(store: Store, path: str, checkpoint_id: str) -
     except errors.NotFound:
         raise errors.NotFound(f"{path!r} has no checkpoint {checkpoint_id!r}") from None
     saved = await store.copy(path, checkpoint_prefix(path) + new_checkpoint_id())
-    await store.copy(source, path)
-    return _checkpoint(saved)
+    return _checkpoint(saved), await store.copy(source, path)
 
 
 def _check_id(checkpoint_id: str) -> None:

@@ -289,10 +289,17 @@ class BookstoreContentsManager(AsyncContentsManager):
             model.update(hash=digest, hash_algorithm=models.HASH_ALGORITHM)
         return model
 
+    def wrote(self, path: str, meta: ObjectMeta) -> datetime:
+        """Note that this server itself put ``meta`` at ``path`` (a save, a restore):
+        clients see a later time, and it is no other writer's change."""
+        if self._recent.etag(path) != meta.etag:
+            self._recent.drop(path)
+        return self._clock.observe(path, meta, written=True)[0]
+
     def _written(self, path: str, meta: ObjectMeta, kind: str) -> dict[str, Any]:
         """The model answering our own write, timed by the clock (versions.py)."""
         model = models.object_model(path, meta, type=kind)
-        model["created"] = model["last_modified"] = self._clock.observe(path, meta, written=True)[0]
+        model["created"] = model["last_modified"] = self.wrote(path, meta)
         return model
 
     async def _read(self, path: str) -> tuple[ObjectMeta, bytes]:
@@ -528,7 +535,6 @@ class BookstoreContentsManager(AsyncContentsManager):
             content_type=mimetypes.guess_type(path)[0] or "application/octet-stream",
         )
         await self.store.delete_many(everything)
-        self._recent.drop(path)
         result = self._written(path, meta, "file")
         self.run_post_save_hooks(model=result, os_path=path)
         self.emit(data={"action": "save", "path": path})
