@@ -220,3 +220,15 @@ async def test_file_exists_after_a_save_needs_no_request(store):
         store.head = real_head
     await cm.delete("e.ipynb")  # our own delete is known at once
     assert not await cm.file_exists("e.ipynb")
+
+
+async def test_a_restore_is_a_change_for_open_rooms_not_another_writers(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model("v1"), "u.ipynb")
+    [first] = await cm.list_checkpoints("u.ipynb")
+    v2 = await cm.save(nb_model("v2"), "u.ipynb")
+    await cm.restore_checkpoint(first["id"], "u.ipynb")
+    polled = await cm.get("u.ipynb", content=False)
+    assert polled["last_modified"] > v2["last_modified"]  # a room reloads it
+    assert source(await cm.get("u.ipynb")) == "v1"
+    assert len(await cm.list_checkpoints("u.ipynb")) == 1  # nothing kept as "replaced"
