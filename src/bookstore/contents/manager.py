@@ -457,9 +457,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             nb = nbformat.from_dict(model["content"])
             self.check_and_sign(nb, path)
             validation_error: dict[str, Any] = {}
-            text = nbformat.writes(
-                nb, version=nbformat.NO_CONVERT, capture_validation_error=validation_error
-            )
+            text = models.notebook_json(nb, validation_error)  # nb is this save's own
         except Exception as exc:
             raise HTTPError(400, f"Invalid notebook content for {path}: {exc}") from exc
         meta = await self._put(path, text.encode("utf-8"), models.NOTEBOOK_CONTENT_TYPE)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from datetime import UTC, datetime
 from typing import Any
+
+import nbformat
+from nbformat.v4.nbjson import BytesEncoder
+from nbformat.v4.rwbase import split_lines, strip_transient
+from traitlets.log import get_logger
 
 from ..stores.base import ObjectMeta
 
@@ -69,3 +75,29 @@ def json_times(model: dict[str, Any]) -> dict[str, Any]:
     for field in ("created", "last_modified"):
         model[field] = model[field].isoformat().replace("+00:00", "Z")
     return model
+
+
+def notebook_json(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> str:
+    """``nbformat.writes(nb, NO_CONVERT, capture_validation_error=...)``, byte for byte,
+    without its deep copy of the whole notebook (a sixth of a save's CPU at 10 MB).
+
+    ``nb`` must be the caller's own: it is changed in place (lines split, transient
+    metadata dropped).
+    """
+    if nb.get("nbformat") != 4:
+        return nbformat.writes(
+            nb, version=nbformat.NO_CONVERT, capture_validation_error=capture_validation_error
+        )
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        get_logger().error("Notebook JSON is invalid: %s", exc)
+        capture_validation_error["ValidationError"] = exc
+    return json.dumps(
+        strip_transient(split_lines(nb)),
+        cls=BytesEncoder,
+        indent=1,
+        sort_keys=True,
+        separators=(",", ": "),
+        ensure_ascii=False,
+    )
