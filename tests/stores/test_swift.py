@@ -25,6 +25,7 @@ from bookstore.errors import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    StoreError,
     Unauthenticated,
     Unavailable,
 )
@@ -643,3 +644,15 @@ async def test_streamed_overwrite_goes_through_a_verified_temporary(swift):
     # The temporary it was streamed to is gone.
     left = [o.key for o in (await list_all(swift, delimiter=None)).objects]
     assert left == ["s.bin"]
+
+
+async def test_put_sends_the_callers_md5_and_swift_checks_it(swift):
+    data = pattern(7, 50_000)
+    right = hashlib.md5(data).hexdigest()
+    meta = await swift.put("m.bin", data, md5=right)
+    assert meta.etag == right
+    # A wrong MD5 (a body changed after it was hashed) is refused; the object stays.
+    with pytest.raises(StoreError):
+        await swift.put("m.bin", b"other bytes", md5=right)
+    got_meta, got = await swift.get("m.bin")
+    assert got == data and got_meta.etag == right

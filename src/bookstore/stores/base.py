@@ -75,12 +75,14 @@ class Store(Protocol):
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         """Write ``key`` atomically (readers see the old or the new object, never a part).
 
         ``create`` raises AlreadyExists if the key exists; ``IfMatch`` raises
         PreconditionFailed if its ETag differs, NotFound if the key is gone.
-        An async iterable body is streamed, never buffered whole.
+        An async iterable body is streamed, never buffered whole. ``md5``: the caller's
+        hex MD5 of a bytes body, so a store that checks it need not hash it again.
         """
         ...
 

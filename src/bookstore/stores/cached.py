@@ -98,11 +98,12 @@ class CachedListings:
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         self._forget([key])
         try:
             return await self.inner.put(
-                key, data, mode=mode, content_type=content_type, metadata=metadata
+                key, data, mode=mode, content_type=content_type, metadata=metadata, md5=md5
             )
         finally:
             self._forget([key])

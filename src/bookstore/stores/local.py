@@ -474,6 +474,7 @@ class LocalStore(LoggingConfigurable):
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         self._path(key)
         clean = check_metadata(metadata)

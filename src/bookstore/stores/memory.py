@@ -181,6 +181,7 @@ class MemoryStore(LoggingConfigurable):
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         full = self._full(key)
         clean = check_metadata(metadata)

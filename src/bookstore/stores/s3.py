@@ -236,6 +236,7 @@ class ObstoreStore(RemoteStoreSettings):
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         """Write ``key``; see ``Store.put`` and the module docstring for the modes.
 

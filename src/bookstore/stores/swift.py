@@ -241,6 +241,7 @@ class SwiftStore(RemoteStoreSettings):
         mode: PutMode = "overwrite",
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        md5: str | None = None,
     ) -> ObjectMeta:
         """Write ``key``; see ``Store.put``.
 
@@ -273,7 +274,7 @@ class SwiftStore(RemoteStoreSettings):
             def op(c: Connection) -> dict[str, str]:
                 response: dict[str, Any] = {}
                 # Sending the MD5 lets Swift reject a body corrupted on the way.
-                sent.append(hashlib.md5(body, usedforsecurity=False).hexdigest())
+                sent.append(md5 or hashlib.md5(body, usedforsecurity=False).hexdigest())
                 c.put_object(
                     self.container,
                     name,
