@@ -895,6 +895,13 @@ class SwiftStore(RemoteStoreSettings):
             return AlreadyExists(f"{where} already exists")
         if status == 401:
             return Unauthenticated(f"Swift rejected the token ({action} {where})")
+        if status == 422 and action == "write":
+            # We sent the body's MD5 as its ETag: the bytes changed on the way. Nothing was
+            # stored; another try may well pass, and if none does it is the network's fault.
+            return Transient(
+                f"cannot {action} {where}: the upload was corrupted on the way (Swift's "
+                "MD5 of what it received differs from what was sent); nothing was stored"
+            )
         if status is None:  # swiftclient's own complaint, e.g. an unsupported URL scheme
             return Unavailable(f"cannot {action} {where}: {exc.msg}")
         if not is_retryable_status(status):
