@@ -90,9 +90,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_lab(
-    swift_aio: Any, home: Path, *, rtc: bool = False, config: dict | None = None
+    swift_aio: Any,
+    home: Path,
+    *,
+    rtc: bool = False,
+    config: dict | None = None,
+    app: str = "jupyterlab",
 ) -> Iterator[Lab]:
-    """``jupyter lab`` on Bookstore over ``swift_aio``, in a new container.
+    """``jupyter lab`` (``app="notebook"``: Notebook 7) on Bookstore over ``swift_aio``,
+    in a new container.
 
     ``rtc``: with real-time collaboration (jupyter-collaboration) on; off, JupyterLab
     works on documents alone, as without the extra. ``config``: more server config.
@@ -142,10 +148,11 @@ def running_lab(
         "HOME": str(home),
     }
     log = home / "lab.log"
+    frontend = "LabApp" if app == "jupyterlab" else "JupyterNotebookApp"
     command = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        app,
         "--no-browser",
         "--ip=127.0.0.1",
         f"--port={port}",
@@ -153,10 +160,11 @@ def running_lab(
         "--allow-root",
         "--ServerApp.contents_manager_class=bookstore.BookstoreContentsManager",
         f"--ServerApp.root_dir={home}",
-        f"--LabApp.user_settings_dir={home / 'settings'}",
-        f"--LabApp.workspaces_dir={home / 'workspaces'}",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        f"--{frontend}.user_settings_dir={home / 'settings'}",
+        f"--{frontend}.workspaces_dir={home / 'workspaces'}",
     ]
+    if app == "jupyterlab":
+        command.append("--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -148,6 +148,13 @@ class BookstoreContentsManager(AsyncContentsManager):
         store = open_store(expand_store_url(self.store_url, os.environ), parent=self)
         return CachedListings(store, ttl=self.listing_cache_ttl)
 
+    @default("root_dir")
+    def _default_root_dir(self) -> str:
+        # Nothing is read from it. Notebook 7 finds its first folder by comparing
+        # ServerApp.preferred_dir (a local path, the server's root_dir by default) with
+        # this: equal means the top of the store; "/" sent it to a local path instead.
+        return getattr(self.parent, "root_dir", None) or "/"
+
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return BookstoreCheckpoints
