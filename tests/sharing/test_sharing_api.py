@@ -94,6 +94,28 @@ async def test_share_list_and_unshare(call, anon):
     assert listed["shares"] == []
 
 
+async def test_shares_follow_a_rename_and_die_with_the_file(call, anon):
+    await save(call, "proj/a.ipynb", "print('a')")
+    await save(call, "top.ipynb", "print('top')")
+    _, signed = await call("POST", "bookstore/shares", "proj/a.ipynb", body={"kind": "signed"})
+    _, public = await call("POST", "bookstore/shares", "top.ipynb", body={"kind": "public"})
+    # Renames: the links keep working, and the shares are listed where the files went.
+    await call("PATCH", "api/contents", "proj", body={"path": "work"})
+    await call("PATCH", "api/contents", "top.ipynb", body={"path": "renamed.ipynb"})
+    _, listed = await call("GET", "bookstore/shares", "work/a.ipynb")
+    assert [(s["id"], s["path"]) for s in listed["shares"]] == [(signed["id"], "work/a.ipynb")]
+    _, listed = await call("GET", "bookstore/shares", "renamed.ipynb")
+    assert [s["id"] for s in listed["shares"]] == [public["id"]]
+    assert anon(signed["url"]).status == 200 and anon(public["url"]).status == 200
+    # Deleting the files (one inside a folder) revokes their links.
+    await call("DELETE", "api/contents", "work")
+    await call("DELETE", "api/contents", "renamed.ipynb")
+    assert anon(signed["url"]).status == 404 and anon(public["url"]).status == 404
+    await save(call, "renamed.ipynb", "print('new file, same name')")
+    _, listed = await call("GET", "bookstore/shares", "renamed.ipynb")
+    assert listed["shares"] == []
+
+
 async def test_errors_are_json_with_a_message(call):
     await save(call, "a.ipynb", "1")
     cases = [

@@ -140,6 +140,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._clock = VersionClock()
         self._writing: Counter[str] = Counter()
         self._recent = RecentBytes(self.keep_recent_bytes)
+        self._sharing: Any = None  # built on first use: a Sharing, or why there is none
         self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
 
     @default("store")
@@ -158,6 +159,32 @@ class BookstoreContentsManager(AsyncContentsManager):
     @default("checkpoints_class")
     def _default_checkpoints_class(self) -> type:
         return BookstoreCheckpoints
+
+    def sharing(self) -> Any:
+        """This server's ``Sharing`` on its store; SharingNotSupported if it cannot share."""
+        from ..sharing import Sharing, SharingNotSupported
+
+        if self._sharing is None or getattr(self._sharing, "store", self.store) is not self.store:
+            try:
+                self._sharing = Sharing(self.store, parent=self)
+            except SharingNotSupported as exc:
+                self._sharing = exc  # the store won't change its mind: say why every time
+        if isinstance(self._sharing, SharingNotSupported):
+            raise self._sharing
+        return self._sharing
+
+    async def _shares_follow(self, old: str, new: str | None) -> None:
+        """Shares of ``old`` (and below) move to ``new``, or are revoked when it is None."""
+        from ..sharing import SharingNotSupported
+
+        try:
+            sharing = self.sharing()
+        except SharingNotSupported:
+            return
+        if new is None:
+            await sharing.revoke_under(old)
+        else:
+            await sharing.moved(old, new)
 
     def info_string(self) -> str:
         return f"Serving notebooks from {self.store.description}"
@@ -590,10 +617,10 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
-            return
         # A folder: everything under it goes (as JupyterLab's delete of a folder does).
-        if not await delete_tree(self.store, f"{path}/"):
+        elif not await delete_tree(self.store, f"{path}/"):
             raise HTTPError(404, f"File or directory does not exist: {path}")
+        await self._shares_follow(path, None)  # no link outlives what it showed
 
     @http_errors
     async def rename(self, old_path: str, new_path: str) -> None:
@@ -619,10 +646,12 @@ class BookstoreContentsManager(AsyncContentsManager):
             await self.store.copy(old_path, new_path)
             await self.store.delete(old_path)
             await self._move_trees(moves)
-            return
-        if not await self._is_dir(old_path):
+        elif not await self._is_dir(old_path):
             raise HTTPError(404, f"File or directory does not exist: {old_path}")
-        await self._rename_folder(old_path, new_path, [(f"{old_path}/", f"{new_path}/"), *moves])
+        else:
+            moves.insert(0, (f"{old_path}/", f"{new_path}/"))
+            await self._rename_folder(old_path, new_path, moves)
+        await self._shares_follow(old_path, new_path)
 
     async def _rename_folder(self, old: str, new: str, moves: list[tuple[str, str]]) -> None:
         """Move every object of a folder, crash-safe.

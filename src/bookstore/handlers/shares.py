@@ -14,18 +14,12 @@ from .base import BookstoreHandler, json_errors
 #: Its own resource name, so an Authorizer can forbid publishing outside Jupyter
 #: while allowing everything else (read: list shares; write: create, revoke).
 SHARES_RESOURCE = "bookstore:shares"
-SETTINGS_KEY = "bookstore_sharing"
 
 
 class SharingMixin(BookstoreHandler):
     def sharing(self) -> Sharing:
-        """One Sharing per server, on the contents manager's store (config from it)."""
-        cm = self.bookstore
-        sharing = self.settings.get(SETTINGS_KEY)
-        if sharing is None or sharing.store is not cm.store:
-            sharing = Sharing(cm.store, parent=cm)
-            self.settings[SETTINGS_KEY] = sharing
-        return sharing
+        """The contents manager's Sharing (one per server, config from the manager)."""
+        return self.bookstore.sharing()
 
 
 class StatusHandler(SharingMixin):

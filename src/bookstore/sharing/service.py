@@ -16,6 +16,7 @@ import importlib
 import json
 import posixpath
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,11 +134,7 @@ class Sharing(LoggingConfigurable):
             url = await self.backend.sign(self._key(snapshot), expires_at)
             share = self._share(share_id, path, "signed", url, now, expires_at, size, snapshot)
             await self._drop_expired(path, now)
-        await self.store.put(
-            self._key(index_prefix(path) + f"{share.id}.json"),
-            json.dumps(share.to_json()).encode(),
-            content_type=RECORD_TYPE,
-        )
+        await self._write_record(share)
         self.log.info("Shared %r (%s, id %s)", path, kind, share.id)
         return share
 
@@ -163,6 +160,24 @@ class Sharing(LoggingConfigurable):
             self.log.info("Unshared %r (%s, id %s)", path, s.kind, s.id)
         return shares
 
+    async def revoke_under(self, path: str) -> list[Share]:
+        """Revoke every share of ``path`` and, for a folder, of every file below it:
+        deleted files must not stay readable through old links."""
+        shares = await self._records_under(path)
+        await self._each(self._revoke, shares)
+        for s in shares:
+            self.log.info("Unshared %r (%s, id %s): the file was deleted", s.path, s.kind, s.id)
+        return shares
+
+    async def moved(self, old: str, new: str) -> int:
+        """``old`` (a file or folder) is now ``new``: its shares' records follow it, so
+        they are listed and revocable there. The links themselves do not change."""
+        shares = await self._records_under(old)
+        renamed = [replace(s, path=new + s.path[len(old) :]) for s in shares]
+        await self._each(self._write_record, renamed)
+        await self.store.delete_many([self._record_key(s) for s in shares])
+        return len(renamed)
+
     async def rotate(self) -> int:
         """Revoke every signed link of the whole account/bucket by replacing the signing
         secret; this store's signed snapshots and records go too. Returns how many."""
@@ -183,6 +198,20 @@ class Sharing(LoggingConfigurable):
 
     def _key(self, path: str) -> str:
         return self.root + path
+
+    def _record_key(self, share: Share) -> str:
+        return self._key(index_prefix(share.path) + f"{share.id}.json")
+
+    async def _write_record(self, share: Share) -> None:
+        await self.store.put(
+            self._record_key(share), json.dumps(share.to_json()).encode(), content_type=RECORD_TYPE
+        )
+
+    async def _records_under(self, path: str) -> list[Share]:
+        """The share records of ``path`` and of everything below it (recursive)."""
+        listing = await list_all(self.store, self._key(index_prefix(path)), delimiter=None)
+        keys = [o.key for o in listing.objects if o.key.endswith(".json")]
+        return [r for r in await self._each(self._read, keys) if r is not None]
 
     @property
     def longest(self) -> timedelta | None:
@@ -231,7 +260,7 @@ class Sharing(LoggingConfigurable):
             await self.backend.unpublish(share.location)
         else:
             await self.store.delete(self._key(share.location))
-        await self.store.delete(self._key(index_prefix(share.path) + f"{share.id}.json"))
+        await self.store.delete(self._record_key(share))
 
     async def _drop_expired(self, path: str, now: datetime) -> None:
         """Signed shares past their expiry are dead links: forget them and their snapshots."""
