@@ -49,7 +49,7 @@ RESERVED = ".bookstore"
 #: Bodies at least this big are hashed in worker threads (smaller: the hop costs more).
 DIGEST_IN_THREADS = 1 << 20
 #: Listing entries turned into models between two yields to the event loop.
-MODELS_PER_TICK = 500
+MODELS_PER_TICK = 100
 UPLOADS_ROOT = f"{RESERVED}/uploads/"
 #: One journal object per folder rename in progress; a restarted server finishes them.
 RENAMES_ROOT = f"{RESERVED}/renames/"
