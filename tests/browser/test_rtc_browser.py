@@ -176,6 +176,8 @@ def test_idle_documents_cost_one_small_request_per_poll(rtc_lab, swift, swift_ai
     print(f"store requests per open document per minute while idle: {per_minute}")
     for doc in (small, large):
         methods = counts.get(doc, {})
+        # The poll is seen at all (else the log or the matching is broken, not the cost).
+        assert methods.get("HEAD", 0) >= IDLE_SECONDS // 2, (doc, methods)
         assert set(methods) <= {"HEAD"}, f"{doc}: content downloaded or written while idle"
         # jupyter-collaboration polls once a second: at most one HEAD per poll.
         assert methods.get("HEAD", 0) <= IDLE_SECONDS + 2, methods

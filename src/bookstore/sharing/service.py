@@ -20,13 +20,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import anyio
 from traitlets import Any as AnyTrait
 from traitlets import Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .. import errors
-from ..stores.base import Store, list_all
+from ..stores.base import Store, each, list_all
 from .base import (
     KINDS,
     InvalidShare,
@@ -143,7 +142,7 @@ class Sharing(LoggingConfigurable):
         prefix = self._key(index_prefix(path))
         listing = await list_all(self.store, prefix, delimiter="/")
         keys = [o.key for o in listing.objects if o.key.endswith(".json")]
-        records = await self._each(self._read, keys)
+        records = await self._all(self._read, keys)
         shares = [r for r in records if r is not None]
         return sorted(shares, key=lambda s: (s.created, s.id), reverse=True)
 
@@ -155,7 +154,7 @@ class Sharing(LoggingConfigurable):
             shares = [s for s in shares if s.id == share_id]
             if not shares:
                 raise errors.NotFound(f"{path!r} has no share {share_id!r}")
-        await self._each(self._revoke, shares)
+        await self._all(self._revoke, shares)
         for s in shares:
             self.log.info("Unshared %r (%s, id %s)", path, s.kind, s.id)
         return shares
@@ -164,7 +163,7 @@ class Sharing(LoggingConfigurable):
         """Revoke every share of ``path`` and, for a folder, of every file below it:
         deleted files must not stay readable through old links."""
         shares = await self._records_under(path)
-        await self._each(self._revoke, shares)
+        await self._all(self._revoke, shares)
         for s in shares:
             self.log.info("Unshared %r (%s, id %s): the file was deleted", s.path, s.kind, s.id)
         return shares
@@ -174,7 +173,7 @@ class Sharing(LoggingConfigurable):
         they are listed and revocable there. The links themselves do not change."""
         shares = await self._records_under(old)
         renamed = [replace(s, path=new + s.path[len(old) :]) for s in shares]
-        await self._each(self._write_record, renamed)
+        await self._all(self._write_record, renamed)
         await self.store.delete_many([self._record_key(s) for s in shares])
         return len(renamed)
 
@@ -183,11 +182,11 @@ class Sharing(LoggingConfigurable):
         secret; this store's signed snapshots and records go too. Returns how many."""
         await self.backend.rotate()
         listing = await list_all(self.store, self._key(INDEX_ROOT), delimiter=None)
-        records = await self._each(
+        records = await self._all(
             self._read, [o.key for o in listing.objects if o.key.endswith(".json")]
         )
         signed = [s for s in records if s is not None and s.kind == "signed"]
-        await self._each(self._revoke, signed)
+        await self._all(self._revoke, signed)
         self.log.info("Rotated the link-signing key: %d signed link(s) revoked", len(signed))
         return len(signed)
 
@@ -198,6 +197,9 @@ class Sharing(LoggingConfigurable):
 
     def _key(self, path: str) -> str:
         return self.root + path
+
+    async def _all(self, fn: Any, items: list[Any]) -> list[Any]:
+        return await each(fn, items, limit=self.concurrency)
 
     def _record_key(self, share: Share) -> str:
         return self._key(index_prefix(share.path) + f"{share.id}.json")
@@ -211,7 +213,7 @@ class Sharing(LoggingConfigurable):
         """The share records of ``path`` and of everything below it (recursive)."""
         listing = await list_all(self.store, self._key(index_prefix(path)), delimiter=None)
         keys = [o.key for o in listing.objects if o.key.endswith(".json")]
-        return [r for r in await self._each(self._read, keys) if r is not None]
+        return [r for r in await self._all(self._read, keys) if r is not None]
 
     @property
     def longest(self) -> timedelta | None:
@@ -265,23 +267,7 @@ class Sharing(LoggingConfigurable):
     async def _drop_expired(self, path: str, now: datetime) -> None:
         """Signed shares past their expiry are dead links: forget them and their snapshots."""
         expired = [s for s in await self.list(path) if s.expired(now)]
-        await self._each(self._revoke, expired)
-
-    async def _each(self, fn: Any, items: list[Any]) -> list[Any]:
-        results: list[Any] = [None] * len(items)
-        limiter = anyio.Semaphore(max(1, self.concurrency))
-
-        async def one(i: int, item: Any) -> None:
-            async with limiter:
-                results[i] = await fn(item)
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for i, item in enumerate(items):
-                    tg.start_soon(one, i, item)
-        except BaseExceptionGroup as group:
-            raise group.exceptions[0]  # noqa: B904 (one bookstore error, its own cause)
-        return results
+        await self._all(self._revoke, expired)
 
 
 def new_share_id() -> str:

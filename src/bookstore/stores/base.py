@@ -8,10 +8,12 @@ never blocks the event loop; every failure is one of ``bookstore.errors``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import anyio
 
 #: User metadata is small by contract: Swift on ext4 keeps ~3.5 KB of xattrs per object.
 MAX_METADATA_BYTES = 1024
@@ -130,6 +132,31 @@ class Store(Protocol):
     async def close(self) -> None:
         """Release connections and worker threads."""
         ...
+
+
+async def each(
+    fn: Callable[[Any], Awaitable[Any]], items: list[Any], *, limit: int | None = None
+) -> list[Any]:
+    """``await fn(item)`` for every item concurrently (``limit`` at once, if given);
+    the results in order. A failure raises its first error, not an ExceptionGroup:
+    callers map one bookstore error to HTTP."""
+    results: list[Any] = [None] * len(items)
+    gate = anyio.Semaphore(max(1, limit)) if limit else None
+
+    async def one(i: int, item: Any) -> None:
+        if gate is None:
+            results[i] = await fn(item)
+            return
+        async with gate:
+            results[i] = await fn(item)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i, item in enumerate(items):
+                tg.start_soon(one, i, item)
+    except BaseExceptionGroup as group:
+        raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
+    return results
 
 
 async def list_all(store: Store, prefix: str = "", *, delimiter: str | None = "/") -> ListPage:

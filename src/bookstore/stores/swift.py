@@ -51,7 +51,16 @@ from ..errors import (
     Unauthenticated,
     Unavailable,
 )
-from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
+from .base import (
+    Body,
+    IfMatch,
+    ListPage,
+    ObjectMeta,
+    PutMode,
+    check_metadata,
+    compose_by_streaming,
+    each,
+)
 from .keys import DEFAULT_CONTENT_TYPE, RESERVED_SEGMENT_PREFIX, check_key, prefix_can_match
 from .retry import RemoteStoreSettings, Transient, is_retryable_status, parse_retry_after
 from .swift_auth import SwiftAuth, V1Auth, auth_from_config, renewal_due
@@ -334,13 +343,11 @@ class SwiftStore(RemoteStoreSettings):
         await self._ensure_ready()
         bulk = self._caps.get("bulk_delete")
         if bulk is None:  # middleware not installed: one DELETE per key
-            await self._each(self.delete, keys)  # keys were checked above
+            await each(self.delete, keys)  # keys were checked above
             return
         most = min(BULK_DELETE_BATCH, int(bulk.get("max_deletes_per_request", 10000)))
         size = min(most, max(BULK_DELETE_MIN, -(-len(names) // BULK_DELETE_PARALLEL)))
-        await self._each(
-            self._bulk_delete, [names[i : i + size] for i in range(0, len(names), size)]
-        )
+        await each(self._bulk_delete, [names[i : i + size] for i in range(0, len(names), size)])
 
     async def list(
         self, prefix: str = "", *, delimiter: str | None = "/"
@@ -392,7 +399,7 @@ class SwiftStore(RemoteStoreSettings):
         """
         ctype = content_type or DEFAULT_CONTENT_TYPE
         dst_name = self._name(dst)
-        metas = await self._each(self.head, parts)
+        metas = await each(self.head, parts)
         segments = [m for m in metas if m.size > 0]  # SLO refuses empty segments
         total = sum(m.size for m in segments)
         await self._ensure_ready()
@@ -610,22 +617,6 @@ class SwiftStore(RemoteStoreSettings):
                 )
                 self.log.info("Created Swift container %r at %s", self.container, self._url)
             self._ready = True
-
-    async def _each(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        """``fn(item)`` for every item concurrently (the worker limiter bounds the threads)."""
-        results: list[Any] = [None] * len(items)
-
-        async def one(i: int, item: Any) -> None:
-            results[i] = await fn(item)
-
-        try:
-            async with anyio.create_task_group() as tg:
-                for i, item in enumerate(items):
-                    tg.start_soon(one, i, item)
-        except BaseExceptionGroup as group:
-            # Callers expect one bookstore error, not a group: raise the first.
-            raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
-        return results
 
     # --- plumbing: operations ---------------------------------------------------------------
 
