@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ class _Ticker:
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []  # (wall time, lag seconds)
         self.task: asyncio.Task | None = None
+        self.watcher: asyncio.Future | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -87,6 +89,38 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
 
     def start() -> None:
         TICKER.task = asyncio.ensure_future(TICKER.run())
+        if os.environ.get("BENCH_STALLS"):
+            TICKER.watcher = _watch_stalls(os.environ["BENCH_STALLS"])
 
     serverapp.io_loop.add_callback(start)
     serverapp.log.info("bench.lagprobe: ticking every %.0f ms", INTERVAL * 1000)
+
+
+def _watch_stalls(path: str, threshold: float = 0.03) -> asyncio.Future:
+    """Debug aid: on every stall over ``threshold``, append the loop thread's stack to ``path``."""
+    import sys
+    import threading
+    import traceback
+
+    main = threading.main_thread().ident
+    state = {"last": time.monotonic()}
+
+    async def beat() -> None:
+        while True:
+            state["last"] = time.monotonic()
+            await asyncio.sleep(0.002)
+
+    def watch() -> None:
+        seen_stall = None
+        while True:
+            time.sleep(0.005)
+            stalled = time.monotonic() - state["last"]
+            if stalled > threshold and seen_stall != state["last"]:
+                seen_stall = state["last"]
+                frame = sys._current_frames().get(main)
+                stack = "".join(traceback.format_stack(frame)[-14:]) if frame else "?"
+                with open(path, "a") as f:
+                    f.write(f"--- stall >{threshold * 1000:.0f} ms\n{stack}")
+
+    threading.Thread(target=watch, daemon=True).start()
+    return asyncio.ensure_future(beat())

@@ -43,9 +43,14 @@ class BookstoreApp(ExtensionApp):
         rtc.configure(self.serverapp, self.log)
 
     def initialize_handlers(self) -> None:
-        from .handlers import URLS  # the REST API: sharing, history, diffs
+        from .handlers import (
+            URLS,  # the REST API: sharing, history, diffs
+            contents,
+        )
 
         self.handlers.extend(URLS)
+        if self._contents_manager() is not None:
+            self.handlers.extend(contents.URLS)  # before jupyter_server's own routes
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Reach the store once the loop runs, so a bad configuration shows at start."""

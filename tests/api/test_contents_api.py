@@ -143,3 +143,49 @@ async def test_unicode_names_over_http(api):
 async def test_extension_is_enabled_and_logs_where(jp_serverapp):
     assert "bookstore" in jp_serverapp.extension_manager.extensions
     assert jp_serverapp.contents_manager.info_string().startswith("Serving notebooks from ")
+
+
+async def test_listings_answered_by_bookstores_handler(api, jp_fetch, jp_serverapp, monkeypatch):
+    """Big listings are spliced from batches (handlers/contents.py); same answer as upstream."""
+    from jupyter_client.jsonutil import json_default
+    from jupyter_server.services.contents.handlers import CheckpointsHandler
+    from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
+
+    from bookstore.contents import manager
+    from bookstore.handlers.contents import ContentsHandler
+
+    def handler_for(uri: str) -> type:
+        line = RequestStartLine("GET", jp_serverapp.base_url + uri, "HTTP/1.1")
+        req = HTTPServerRequest(start_line=line, headers=HTTPHeaders(Host="localhost"))
+        return jp_serverapp.web_app.find_handler(req).handler_class
+
+    assert handler_for("api/contents/d") is ContentsHandler
+    assert handler_for("api/contents/d/a.ipynb/checkpoints") is CheckpointsHandler
+
+    monkeypatch.setattr(manager, "MODELS_PER_TICK", 2)  # several batches from a few files
+    for name in ["a.ipynb", "b ü.txt", 'c".txt', "sub/x.txt", "sub2/y.txt", "e.txt"]:
+        await api("PUT", f"d/{name}", {"type": "file", "format": "text", "content": "1"})
+    r = await jp_fetch("api", "contents", "d", params={"content": 1})
+    answered = json.loads(r.body)
+    model = await jp_serverapp.contents_manager.get("d")
+    expected = json.loads(json.dumps(model["content"], default=json_default))
+
+    def timeless_folders(entries: list) -> list:  # a pseudo-folder's time is "now"
+        return [
+            {
+                k: v
+                for k, v in e.items()
+                if e["type"] != "directory" or k not in ("created", "last_modified")
+            }
+            for e in entries
+        ]
+
+    assert timeless_folders(answered["content"]) == timeless_folders(expected)
+    assert sorted(e["name"] for e in answered["content"]) == [
+        "a.ipynb",
+        "b ü.txt",
+        'c".txt',
+        "e.txt",
+        "sub",
+        "sub2",
+    ]

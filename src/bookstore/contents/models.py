@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import nbformat
+from jupyter_client.jsonutil import json_default
 from nbformat.v4.nbjson import BytesEncoder
 from nbformat.v4.rwbase import split_lines, strip_transient
 from traitlets.log import get_logger
@@ -75,6 +76,51 @@ def json_times(model: dict[str, Any]) -> dict[str, Any]:
     for field in ("created", "last_modified"):
         model[field] = model[field].isoformat().replace("+00:00", "Z")
     return model
+
+
+class Listing(list):
+    """A folder's entries, JSON-encoded a batch at a time as they are built.
+
+    jupyter_server encodes a listing in one ``json.dumps`` on the event loop
+    (~30 ms for 10,000 entries, a stall for every other user); Bookstore's
+    contents handler (``handlers/contents.py``) splices these batches instead.
+    Entries must not change once encoded; appending more is noticed.
+    """
+
+    __slots__ = ("_encoded", "_parts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[str] = []
+        self._encoded = 0
+
+    def encode_pending(self) -> None:
+        """Encode the entries added since the last call (as jupyter_server would)."""
+        if self._encoded < len(self):
+            self._parts.append(json.dumps(self[self._encoded :], default=json_default)[1:-1])
+            self._encoded = len(self)
+
+    def json(self) -> str | None:
+        """The JSON array of all entries; None if some were added after encoding."""
+        if self._encoded != len(self):
+            return None
+        return "[" + ", ".join(self._parts) + "]"
+
+
+_SPLICE = "\x00bookstore-listing\x00"
+
+
+def model_json(model: dict[str, Any]) -> str:
+    """``json.dumps(model, default=json_default)``, reusing a ``Listing``'s encoded entries."""
+    listing = model.get("content")
+    body = listing.json() if isinstance(listing, Listing) else None
+    if body is None:
+        return json.dumps(model, default=json_default)
+    outer = json.dumps({**model, "content": _SPLICE}, default=json_default)
+    mark = json.dumps(_SPLICE)
+    if outer.count(mark) != 1:  # cannot happen with checked names; be exact anyway
+        return json.dumps(model, default=json_default)
+    return outer.replace(mark, body)
 
 
 def notebook_json(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> str:

@@ -1,0 +1,71 @@
+"""A listing's JSON is spliced from batches encoded between yields: byte-identical to
+jupyter_server's ``json.dumps(model, default=json_default)``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from jupyter_client.jsonutil import json_default
+
+from bookstore.contents import models
+
+
+def entry(name: str) -> dict:
+    m = models.base_model(
+        f"folder/{name}", type="file", last_modified=datetime(2026, 11, 26, tzinfo=UTC), size=3
+    )
+    return models.json_times(m)
+
+
+NAMES = [
+    "plain.txt",
+    "ünïcødé ✓.ipynb",
+    'quote " and \\ backslash',
+    '"content": []',
+    "\u2028line separator",
+    "bookstore-listing",
+]
+
+
+def folder_model(listing: list) -> dict:
+    model = models.directory_model("folder", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    model.update(content=listing, format="json")
+    return model
+
+
+def test_spliced_batches_equal_one_dumps():
+    listing = models.Listing()
+    for i in range(25):
+        listing.append(entry(f"{i}-{NAMES[i % len(NAMES)]}"))
+        if i % 7 == 0:
+            listing.encode_pending()
+    listing.encode_pending()
+    listing.encode_pending()  # nothing new: no empty batch
+    model = folder_model(listing)
+    assert models.model_json(model) == json.dumps(model, default=json_default)
+
+
+def test_empty_listing():
+    listing = models.Listing()
+    listing.encode_pending()
+    model = folder_model(listing)
+    assert models.model_json(model) == json.dumps(model, default=json_default)
+    assert json.loads(models.model_json(model))["content"] == []
+
+
+def test_entries_added_after_encoding_are_not_lost():
+    listing = models.Listing()
+    listing.append(entry("a"))
+    listing.encode_pending()
+    listing.append(entry("b"))
+    model = folder_model(listing)
+    assert listing.json() is None
+    assert [e["name"] for e in json.loads(models.model_json(model))["content"]] == ["a", "b"]
+
+
+def test_other_models_are_plain_dumps():
+    model = folder_model([entry("a")])
+    assert models.model_json(model) == json.dumps(model, default=json_default)
+    file_model = entry("x")
+    assert models.model_json(file_model) == json.dumps(file_model, default=json_default)
