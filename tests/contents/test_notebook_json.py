@@ -1,15 +1,17 @@
-"""Our notebook serialiser writes exactly what nbformat.writes writes, on real notebooks."""
+"""Our notebook serialiser writes exactly what nbformat.writes writes, on real notebooks;
+the hashed-as-encoded bytes are those bytes, with their true digests."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import nbformat
 import pytest
 from test_real_notebooks import BUNDLED, CORPUS, corpus_files
 
-from bookstore.contents.models import notebook_json
+from bookstore.contents.encoding import encode_notebook, notebook_json
 
 
 def without_cell_ids(text: str) -> dict:
@@ -51,6 +53,39 @@ def test_identical_to_nbformat_writes(root):
             got, expected = without_cell_ids(got), without_cell_ids(expected)
         assert got == expected, path
         assert set(got_error) == set(expected_error), path
+        if None not in ids and len(set(ids)) == len(ids):
+            check_encoded(raw, got.encode("utf-8"))
         checked += 1
     assert checked
     print(f"{checked} notebooks serialised identically ({root.name})")
+
+
+def check_encoded(raw: dict, expected: bytes) -> None:
+    body = encode_notebook(nbformat.from_dict(copy.deepcopy(raw)), {})
+    assert body.data == expected
+    assert body.sha256 == hashlib.sha256(expected).hexdigest()
+    assert body.md5 == hashlib.md5(expected).hexdigest()
+
+
+def test_hashed_in_many_pieces(monkeypatch):
+    """A big notebook is hashed piece by piece in two threads: same bytes, true digests."""
+    from bookstore.contents import encoding
+
+    monkeypatch.setattr(encoding, "CHUNKS_PER_PIECE", 7)
+    cells = [nbformat.v4.new_code_cell(f"x = {i}  # ü ✓\n" * 3, outputs=[]) for i in range(300)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    expected = nbformat.writes(copy.deepcopy(nb), version=nbformat.NO_CONVERT).encode()
+    check_encoded(json.loads(expected), expected)
+    assert len(expected) > 7 * 300  # it did come in many pieces
+
+
+def test_digest_of_bytes_small_and_big():
+    from bookstore.contents.encoding import DIGEST_IN_THREADS, digest
+
+    for data in (b"", b"abc", bytes(range(256)) * (DIGEST_IN_THREADS // 256 + 3)):
+        body = digest(data)
+        assert (body.data, body.sha256, body.md5) == (
+            data,
+            hashlib.sha256(data).hexdigest(),
+            hashlib.md5(data).hexdigest(),
+        )

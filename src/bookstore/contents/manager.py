@@ -39,15 +39,13 @@ from ..hub import expand_store_url
 from ..stores.base import ObjectMeta, Store, list_all
 from ..stores.cached import CachedListings
 from ..stores.registry import open_store
-from . import models
+from . import encoding, models
 from .bulk import copy_tree, delete_tree, move_tree
 from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
 from .versions import RecentBytes, VersionClock
 
 RESERVED = ".bookstore"
-#: Bodies at least this big are hashed in worker threads (smaller: the hop costs more).
-DIGEST_IN_THREADS = 1 << 20
 #: Listing entries turned into models between two yields to the event loop.
 MODELS_PER_TICK = 100
 UPLOADS_ROOT = f"{RESERVED}/uploads/"
@@ -62,29 +60,6 @@ def _join(parent: str, name: str) -> str:
 
 def _upload_prefix(path: str) -> str:
     return f"{UPLOADS_ROOT}{path}/"
-
-
-async def _digests(data: bytes) -> tuple[str, str]:
-    """SHA-256 (our metadata) and MD5 (the store's transfer check) of ``data``.
-
-    Big bodies are hashed in two worker threads at once: hashlib releases the GIL, so
-    a 10 MB save pays for the longer of the two, and not on the event loop.
-    """
-    if len(data) < DIGEST_IN_THREADS:
-        return hashlib.sha256(data).hexdigest(), hashlib.md5(
-            data, usedforsecurity=False
-        ).hexdigest()
-    out: dict[str, str] = {}
-
-    async def one(name: str) -> None:
-        out[name] = await anyio.to_thread.run_sync(
-            lambda: hashlib.new(name, data, usedforsecurity=False).hexdigest()
-        )
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(one, "sha256")
-        tg.start_soon(one, "md5")
-    return out["sha256"], out["md5"]
 
 
 def _part_key(staging: str, number: int) -> str:
@@ -497,24 +472,26 @@ class BookstoreContentsManager(AsyncContentsManager):
         self.emit(data={"action": "save", "path": path})
         return result
 
-    async def _put(self, path: str, data: bytes, content_type: str | None = None) -> ObjectMeta:
-        sha256, md5 = await _digests(data)
+    async def _put(
+        self, path: str, data: bytes | encoding.Encoded, content_type: str | None = None
+    ) -> ObjectMeta:
+        body = data if isinstance(data, encoding.Encoded) else await encoding.digest_async(data)
         self._writing[path] += 1  # a poll racing this write must not call it someone else's
         try:
             meta = await self.store.put(
                 path,
-                data,
+                body.data,
                 content_type=content_type
                 or mimetypes.guess_type(path)[0]
                 or "application/octet-stream",
-                metadata={models.HASH_METADATA_KEY: sha256},
-                md5=md5,
+                metadata={models.HASH_METADATA_KEY: body.sha256},
+                md5=body.md5,
             )
         finally:
             self._writing[path] -= 1
             if not self._writing[path]:
                 del self._writing[path]
-        self._recent.keep(path, meta.etag, data, saved=True)
+        self._recent.keep(path, meta.etag, body.data, saved=True)
         return meta
 
     async def _save_notebook(self, model: dict[str, Any], path: str) -> ObjectMeta:
@@ -524,10 +501,11 @@ class BookstoreContentsManager(AsyncContentsManager):
             nb = nbformat.from_dict(model["content"])
             self.check_and_sign(nb, path)
             validation_error: dict[str, Any] = {}
-            text = models.notebook_json(nb, validation_error)  # nb is this save's own
+            # nb is this save's own; encoding a big one must not stall other users
+            body = await anyio.to_thread.run_sync(encoding.encode_notebook, nb, validation_error)
         except Exception as exc:
             raise HTTPError(400, f"Invalid notebook content for {path}: {exc}") from exc
-        meta = await self._put(path, text.encode("utf-8"), models.NOTEBOOK_CONTENT_TYPE)
+        meta = await self._put(path, body, models.NOTEBOOK_CONTENT_TYPE)
         # As FileContentsManager: one checkpoint should always exist for notebooks;
         # with checkpoint_interval, also one at most that often (collaboration autosaves).
         newest = await self.checkpoints.newest(path)
