@@ -113,9 +113,7 @@ def _reported(as_json: bool) -> Iterator[None]:
         err.print("bookstore: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except BaseExceptionGroup as group:  # a task group's failure: report its first error
-        first: BaseException = group
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
+        first = errors.first_error(group)
         if not isinstance(first, _REPORTED):
             raise
         _fail(first, as_json)

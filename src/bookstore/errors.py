@@ -7,6 +7,9 @@ Messages are meant for people: they name the object, never a credential.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class StoreError(Exception):
     """Base class: a storage operation failed."""
@@ -54,3 +57,19 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
 ]
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The first real error inside a task group's ExceptionGroup (``exc`` if none)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+@contextmanager
+def one_error() -> Iterator[None]:
+    """Raise a task group's first error itself: callers map one error, not a group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        raise first_error(group)  # noqa: B904 (it keeps its own traceback and cause)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -144,18 +144,6 @@ class Progress:
         pass
 
 
-@contextmanager
-def first_error() -> Iterator[None]:
-    """Raise a task group's first error itself: callers expect one bookstore error, not a group."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        first: BaseException = group
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first  # noqa: B904 (it keeps its own traceback and cause)
-
-
 # --- planning ---------------------------------------------------------------------------
 
 
@@ -228,7 +216,7 @@ async def plan(
         nonlocal ours
         ours = only if only is not None else await tree(src, src_prefix, checkpoints=checkpoints)
 
-    with first_error():
+    with errors.one_error():
         async with anyio.create_task_group() as tg:
             tg.start_soon(list_src)
             tg.start_soon(list_dst)
@@ -243,7 +231,7 @@ async def plan(
             "skip" if same else "copy", rel, other.key, mine, other, "same" if same else "md5"
         )
 
-    with first_error():
+    with errors.one_error():
         async with anyio.create_task_group() as tg:
             for rel, mine in sorted(ours.items()):
                 dst_key = dst_prefix + rel
@@ -375,7 +363,7 @@ async def run(
         report.transferred.append(item.dst_key)
         progress.finished(item, None)
 
-    with first_error():  # a FATAL error (the others are reported per object)
+    with errors.one_error():  # a FATAL error (the others are reported per object)
         async with anyio.create_task_group() as tg:
             # Small objects first: a run cut short has then finished as many files as it could.
             for item in sorted(copies, key=lambda i: (i.size, i.dst_key)):

@@ -82,14 +82,16 @@ def _save(page: Any, name: str) -> None:
     """Ctrl+S: Notebook 7 saves (PUT), then makes a checkpoint (POST); wait for both."""
     with (
         page.expect_response(
-            lambda r: f"/api/contents/{name}/checkpoints" in r.url
-            and r.request.method == "POST"
-            and r.ok
+            lambda r: (
+                f"/api/contents/{name}/checkpoints" in r.url and r.request.method == "POST" and r.ok
+            )
         ),
         page.expect_response(
-            lambda r: r.url.split("?")[0].endswith(f"/api/contents/{name}")
-            and r.request.method == "PUT"
-            and r.ok
+            lambda r: (
+                r.url.split("?")[0].endswith(f"/api/contents/{name}")
+                and r.request.method == "PUT"
+                and r.ok
+            )
         ),
     ):
         page.keyboard.press("Control+s")

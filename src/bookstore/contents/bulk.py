@@ -6,6 +6,7 @@ import logging
 
 import anyio
 
+from .. import errors
 from ..stores.base import Store, list_all
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,10 @@ async def copy_keys(store: Store, pairs: list[tuple[str, str]], *, concurrency: 
                 await store.delete_many(done)
             except Exception:  # the original error matters more
                 log.warning("could not remove %d partial copies", len(done), exc_info=True)
-        first = first_error(exc)
+        first = errors.first_error(exc)
         if first is exc:
             raise
         raise first from exc
-
-
-def first_error(exc: BaseException) -> BaseException:
-    """The first real error inside a task group's ExceptionGroup (callers map it to HTTP)."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        exc = exc.exceptions[0]
-    return exc
 
 
 async def move_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:

@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import anyio
-
 from .. import errors
-from ..stores.base import ObjectMeta, Store, list_all
+from ..stores.base import ObjectMeta, Store, each, list_all
 from .bulk import delete_tree
 from .checkpoints import CHECKPOINT_ROOT, checkpoint_prefix
 
@@ -61,20 +59,12 @@ def _checkpoint(meta: ObjectMeta) -> Checkpoint:
 
 async def _each_location(store: Store, key: str) -> list[list[ObjectMeta]]:
     """The checkpoint objects at every candidate location (one listing each, concurrently)."""
-    locations = checkpoint_locations(key)
-    found: list[list[ObjectMeta]] = [[] for _ in locations]
 
-    async def one(i: int, prefix: str) -> None:
+    async def one(prefix: str) -> list[ObjectMeta]:
         page = await list_all(store, prefix, delimiter="/")
-        found[i] = [o for o in page.objects if o.key != prefix]
+        return [o for o in page.objects if o.key != prefix]
 
-    try:
-        async with anyio.create_task_group() as tg:
-            for i, prefix in enumerate(locations):
-                tg.start_soon(one, i, prefix)
-    except BaseExceptionGroup as group:  # callers expect one bookstore error, not a group
-        raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
-    return found
+    return await each(one, checkpoint_locations(key))
 
 
 async def list_checkpoints(store: Store, key: str) -> list[Checkpoint]:

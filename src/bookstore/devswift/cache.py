@@ -31,6 +31,9 @@ class LocalCache:
         return ttl if ttl > _RELATIVE_TTL_LIMIT else time.time() + ttl
 
     def _put(self, key: str, is_json: bool, raw: bytes, ttl: float) -> None:
+        if float(ttl or 0) < 0:  # memcached: a negative expiry has expired already
+            self._items.pop(key, None)
+            return
         if len(self._items) >= _MAX_ITEMS:
             now = time.time()
             self._items = {k: v for k, v in self._items.items() if not v[0] or v[0] > now}

@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import anyio
 
+from ..errors import one_error
+
 #: User metadata is small by contract: Swift on ext4 keeps ~3.5 KB of xattrs per object.
 MAX_METADATA_BYTES = 1024
 MAX_METADATA_NAME = 128
@@ -150,12 +152,10 @@ async def each(
         async with gate:
             results[i] = await fn(item)
 
-    try:
+    with one_error():
         async with anyio.create_task_group() as tg:
             for i, item in enumerate(items):
                 tg.start_soon(one, i, item)
-    except BaseExceptionGroup as group:
-        raise group.exceptions[0]  # noqa: B904 (it keeps its own cause)
     return results
 
 
