@@ -250,6 +250,7 @@ def test_command_palette_offers_share_and_history(notebook7, swift):
         for label in ("Share…", "Version history"):
             page.locator(".lm-MenuBar-itemLabel", has_text="View").click()
             page.locator(".lm-Menu-itemLabel", has_text="Activate Command Palette").click()
+            print("ITER", label, flush=True)
             palette.locator("input").wait_for(state="visible")
             palette.locator("input").fill(label)
             palette.locator(".lm-CommandPalette-itemLabel", has_text=label).first.click()

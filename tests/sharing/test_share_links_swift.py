@@ -177,3 +177,40 @@ async def test_links_to_awkward_names(store, sharing, anon):
         share = await sharing.create(path, kind)
         got = anon(share.url)
         assert got.status == 200 and "'ü'" in got.body.decode(), kind
+
+
+async def test_shares_follow_a_folder_rename_finished_after_a_crash(store, anon):
+    """The share records move inside the rename's journal: a server that died mid-rename
+    leaves them for the next one to move, not at a path that no longer exists."""
+    from bookstore import BookstoreContentsManager
+
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(6):
+        await store.put(f"proj/f{i}.txt", b"x")
+    await store.put("proj/n.ipynb", notebook("print('shared')"))
+    share = await cm.sharing().create("proj/n.ipynb", "signed", "1h")
+
+    copies = 0
+    real_copy = store.copy_blind
+
+    async def copy_then_die(src, dst):
+        nonlocal copies
+        copies += 1
+        if copies == 3:
+            await anyio.sleep_forever()  # the server dies here, mid-rename
+        return await real_copy(src, dst)
+
+    store.copy_blind = copy_then_die
+    with anyio.move_on_after(2):
+        await cm.rename("proj", "done")
+    store.copy_blind = real_copy
+    assert [s.id for s in await cm.sharing().list("proj/n.ipynb")] == [share.id]
+
+    fresh = BookstoreContentsManager(store=store)
+    assert await fresh.resume_renames() == 1
+    assert await fresh.sharing().list("proj/n.ipynb") == []
+    moved = await fresh.sharing().list("done/n.ipynb")
+    assert [(s.id, s.path) for s in moved] == [(share.id, "done/n.ipynb")]
+    assert anon(share.url).status == 200
+    await fresh.delete("done")  # and the moved records still revoke the link
+    assert anon(share.url).status == 404

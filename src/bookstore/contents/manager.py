@@ -629,23 +629,23 @@ class BookstoreContentsManager(AsyncContentsManager):
             await self.store.copy(old_path, new_path)
             await self.store.delete(old_path)
             await self._move_trees(moves)
+            await self._shares_follow(old_path, new_path)
         elif not await self._is_dir(old_path):
             raise HTTPError(404, f"File or directory does not exist: {old_path}")
         else:
             moves.insert(0, (f"{old_path}/", f"{new_path}/"))
             await self._rename_folder(old_path, new_path, moves)
-        await self._shares_follow(old_path, new_path)
 
     async def _rename_folder(self, old: str, new: str, moves: list[tuple[str, str]]) -> None:
         """Move every object of a folder, crash-safe.
 
         A journal object names the moves before any copy starts and is deleted
-        after the last delete; a server that died in between finishes the move
-        when it starts again (``resume_renames``). Meanwhile this server answers
-        409 for both folders instead of showing half of each.
+        after the last delete and the share records' move; a server that died in
+        between finishes both when it starts again (``resume_renames``). Meanwhile
+        this server answers 409 for both folders instead of showing half of each.
         """
         journal = f"{RENAMES_ROOT}{uuid.uuid4().hex}.json"
-        await self.store.put(journal, json.dumps({"moves": moves}).encode())
+        await self.store.put(journal, json.dumps({"moves": moves, "paths": [old, new]}).encode())
         self._moving |= {old, new}
         try:
             await self._move_trees(moves)
@@ -654,6 +654,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             raise
         finally:
             self._moving -= {old, new}
+        await self._shares_follow(old, new)
         await self.store.delete(journal)
 
     async def _move_trees(self, moves: list[tuple[str, str]]) -> None:
@@ -681,9 +682,12 @@ class BookstoreContentsManager(AsyncContentsManager):
         journals = await list_all(self.store, RENAMES_ROOT, delimiter="/")
         for obj in journals.objects:
             _, raw = await self.store.get(obj.key)
-            moves = [tuple(m) for m in json.loads(raw)["moves"]]
+            journal = json.loads(raw)
+            moves = [tuple(m) for m in journal["moves"]]
             self.log.warning("Finishing an interrupted rename: %s", moves[0])
             await self._move_trees(moves)  # copies what is left, then deletes the source
+            if paths := journal.get("paths"):  # the folder's own; share records follow it
+                await self._shares_follow(*paths)
             await self.store.delete(obj.key)
         return len(journals.objects)
 
