@@ -21,3 +21,31 @@ def no_ambient_credentials(monkeypatch):
     for name in list(os.environ):
         if name.startswith(AMBIENT_CREDENTIALS):
             monkeypatch.delenv(name)
+
+
+def _running_children() -> list[str]:
+    """Command lines of this process's children still running (not zombies)."""
+    found = []
+    for stat in os.scandir("/proc"):
+        if not stat.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{stat.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid() or fields[0] == "Z":
+                continue
+            with open(f"/proc/{stat.name}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{stat.name}: {cmdline[:200]}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Servers the tests started must be stopped by them: name any still running (they
+    would outlive the run, and show only as Python's 'subprocess N is still running')."""
+    if os.path.isdir("/proc") and (left := _running_children()):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"child processes still running: {left}", red=True)
