@@ -74,3 +74,28 @@ def store(store_config, jp_asyncio_loop):
     opened = open_store(url, config=Config(options))
     yield opened
     jp_asyncio_loop.run_until_complete(opened.close())
+
+
+async def rename_dies_midway(cm, old: str, new: str, *, at_copy: int) -> None:
+    """Rename ``old`` to ``new`` as a server that dies at its ``at_copy``-th object copy:
+    the rename hangs there and is cancelled, as a killed process would leave it."""
+    import anyio
+
+    store = cm.store
+    real_copy = store.copy_blind  # what folder moves copy with
+    copies = 0
+
+    async def copy_then_die(src: str, dst: str) -> None:
+        nonlocal copies
+        copies += 1
+        if copies == at_copy:
+            await anyio.sleep_forever()
+        await real_copy(src, dst)
+
+    store.copy_blind = copy_then_die
+    try:
+        with anyio.move_on_after(2):
+            await cm.rename(old, new)
+    finally:
+        store.copy_blind = real_copy
+    assert copies == at_copy, "the rename ended before the planned crash"

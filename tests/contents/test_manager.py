@@ -14,6 +14,7 @@ from tornado.web import HTTPError
 
 from bookstore import BookstoreContentsManager
 from bookstore.stores.base import list_all
+from kinds import rename_dies_midway
 
 
 @pytest.fixture
@@ -347,21 +348,7 @@ async def test_folder_rename_interrupted_is_finished_on_restart(store, jp_asynci
     await cm.save(nb_model(), "proj/n.ipynb")
     await cm.create_checkpoint("proj/n.ipynb")
 
-    copies = 0
-    real_copy = store.copy_blind  # what folder moves copy with
-
-    async def copy_then_die(src, dst):
-        nonlocal copies
-        copies += 1
-        if copies == 5:
-            await anyio.sleep_forever()  # the server dies here, mid-rename
-        return await real_copy(src, dst)
-
-    store.copy_blind = copy_then_die
-    with anyio.move_on_after(2):  # the process going away cancels the rename
-        await cm.rename("proj", "done")
-    store.copy_blind = real_copy
-    assert copies == 5
+    await rename_dies_midway(cm, "proj", "done", at_copy=5)
     # Meanwhile this server refused to show either half.
     # A new server on the same store finishes the job before anything else.
     fresh = BookstoreContentsManager(store=store)

@@ -18,7 +18,7 @@ from bookstore.errors import NotFound, PermissionDenied
 from bookstore.sharing import InvalidShare, Sharing
 from bookstore.sharing.service import INDEX_ROOT
 from bookstore.stores.registry import open_store
-from kinds import unique
+from kinds import rename_dies_midway, unique
 
 
 def notebook(source: str) -> bytes:
@@ -190,20 +190,7 @@ async def test_shares_follow_a_folder_rename_finished_after_a_crash(store, anon)
     await store.put("proj/n.ipynb", notebook("print('shared')"))
     share = await cm.sharing().create("proj/n.ipynb", "signed", "1h")
 
-    copies = 0
-    real_copy = store.copy_blind
-
-    async def copy_then_die(src, dst):
-        nonlocal copies
-        copies += 1
-        if copies == 3:
-            await anyio.sleep_forever()  # the server dies here, mid-rename
-        return await real_copy(src, dst)
-
-    store.copy_blind = copy_then_die
-    with anyio.move_on_after(2):
-        await cm.rename("proj", "done")
-    store.copy_blind = real_copy
+    await rename_dies_midway(cm, "proj", "done", at_copy=3)
     assert [s.id for s in await cm.sharing().list("proj/n.ipynb")] == [share.id]
 
     fresh = BookstoreContentsManager(store=store)
