@@ -4,6 +4,7 @@
 // is not the contents manager, or whose store cannot make links, nothing is added.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { historyIcon, shareIcon, ToolbarButton } from '@jupyterlab/ui-components';
@@ -40,15 +41,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return item && !item.done && item.value.type !== 'directory' ? item.value.path : undefined;
     };
 
+    // What Share… shares: the path it is given, else the file browser's selection when
+    // run from there, else the current notebook, else (Notebook 7's file browser page,
+    // which has no notebook) the selection.
+    const sharePath = (args: { path?: unknown; from?: unknown }) =>
+      (args.path as string | undefined) ??
+      (args.from === 'filebrowser' ? selectedPath() : currentPath() ?? selectedPath());
+
     if (sharing) {
       app.commands.addCommand(SHARE, {
         label: 'Share…',
         caption: 'Links to this file that work for anyone, without Jupyter',
         icon: shareIcon,
+        isEnabled: args => !!sharePath(args),
         execute: async args => {
-          const path =
-            (args.path as string | undefined) ??
-            (args.from === 'filebrowser' ? selectedPath() : currentPath());
+          const path = sharePath(args);
           if (path) {
             await showShareDialog(path, sharing);
           }
@@ -65,8 +72,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       console.info('Bookstore: no share links here:', status.sharing_unavailable);
     }
 
+    // Notebook 7 runs each page as its own app: only its notebook page can show a
+    // notebook's versions (elsewhere the panel would stay empty). JupyterLab: ''.
+    const page = PageConfig.getOption('notebookPage');
     let history: HistoryPanel | null = null;
-    if (status.history && notebooks) {
+    if (status.history && notebooks && (!page || page === 'notebooks')) {
       const panel = (history = new HistoryPanel());
       app.shell.add(panel, 'right', { rank: 900 });
       notebooks.currentChanged.connect((_, current) => panel.follow(current?.context ?? null));

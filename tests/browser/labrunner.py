@@ -173,7 +173,9 @@ def running_lab(
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                # A listing, not /api/status: its container exists once this answers
+                # (the server creates it in the background at start).
+                with urllib.request.urlopen(f"{url}/api/contents?token={token}", timeout=5):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

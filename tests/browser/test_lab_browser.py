@@ -105,14 +105,15 @@ def _history_scenario(lab: Lab, page: Any) -> None:
     panel.wait_for()
     rows = panel.locator(".bookstore-version:not([data-id='current'])")
     rows.first.wait_for()
-    # Find the checkpoint holding version one by viewing each, as a person would.
+    # Find the checkpoint holding version one by viewing each, as a person would. Rows
+    # are found by id: the list re-renders when a late checkpoint lands on top.
     target = None
-    for n in range(rows.count()):
-        version = rows.nth(n).get_attribute("data-id")
-        rows.nth(n).locator(".bookstore-version-view").click()
+    for version in [rows.nth(n).get_attribute("data-id") for n in range(rows.count())]:
+        row = panel.locator(f".bookstore-version[data-id='{version}']")
+        row.locator(".bookstore-version-view").click()
         detail = panel.locator(f".bookstore-history-detail[data-shows='view:{version}']")
         if "version one" in detail.inner_text():
-            target = rows.nth(n)
+            target = row
             break
     assert target is not None, panel.inner_text()
     target.locator(".bookstore-version-diff").click()
