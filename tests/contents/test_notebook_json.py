@@ -1,5 +1,5 @@
 """Our notebook serialiser writes exactly what nbformat.writes writes, on real notebooks;
-the hashed-as-encoded bytes are those bytes, with their true digests."""
+the bytes a save sends are those bytes, with their true digests."""
 
 from __future__ import annotations
 
@@ -67,16 +67,15 @@ def check_encoded(raw: dict, expected: bytes) -> None:
     assert body.md5 == hashlib.md5(expected).hexdigest()
 
 
-def test_hashed_in_many_pieces(monkeypatch):
-    """A big notebook is hashed piece by piece in two threads: same bytes, true digests."""
-    from bookstore.contents import encoding
+def test_big_notebook_bytes_and_digests():
+    """Over DIGEST_IN_THREADS the two hashes run in their own threads: still the truth."""
+    from bookstore.contents.encoding import DIGEST_IN_THREADS
 
-    monkeypatch.setattr(encoding, "CHUNKS_PER_PIECE", 7)
-    cells = [nbformat.v4.new_code_cell(f"x = {i}  # ü ✓\n" * 3, outputs=[]) for i in range(300)]
-    nb = nbformat.v4.new_notebook(cells=cells)
+    source = "x = 1  # ü ✓\n" * (DIGEST_IN_THREADS // 1000)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for _ in range(80)])
     expected = nbformat.writes(copy.deepcopy(nb), version=nbformat.NO_CONVERT).encode()
+    assert len(expected) > DIGEST_IN_THREADS
     check_encoded(json.loads(expected), expected)
-    assert len(expected) > 7 * 300  # it did come in many pieces
 
 
 def test_digest_of_bytes_small_and_big():
