@@ -235,3 +235,19 @@ def snap(target: Any, name: str) -> None:
     if os.environ.get("BOOKSTORE_DOC_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMG / name)
+
+
+def version_showing(panel: Any, ids: list[str], text: str) -> tuple[Any, str]:
+    """View each version of the history panel, as a person would, until one shows ``text``;
+    then its Diff must show ``text`` deleted. Rows are found by id: the list re-renders
+    when a late checkpoint lands on top. Returns the row and its id."""
+    for version in ids:
+        row = panel.locator(f".bookstore-version[data-id='{version}']")
+        row.locator(".bookstore-version-view").click()
+        detail = panel.locator(f".bookstore-history-detail[data-shows='view:{version}']")
+        if text in detail.inner_text():
+            row.locator(".bookstore-version-diff").click()
+            panel.locator(f".bookstore-history-detail[data-shows='diff:{version}']").wait_for()
+            panel.locator(".bookstore-diff-del", has_text=text).wait_for()
+            return row, version
+    raise AssertionError(f"no version shows {text!r}: {panel.inner_text()}")

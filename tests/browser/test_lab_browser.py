@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from labrunner import Lab, in_browser, running_lab, snap
+from labrunner import Lab, in_browser, running_lab, snap, version_showing
 
 
 @pytest.fixture(scope="module")
@@ -105,20 +105,8 @@ def _history_scenario(lab: Lab, page: Any) -> None:
     panel.wait_for()
     rows = panel.locator(".bookstore-version:not([data-id='current'])")
     rows.first.wait_for()
-    # Find the checkpoint holding version one by viewing each, as a person would. Rows
-    # are found by id: the list re-renders when a late checkpoint lands on top.
-    target = None
-    for version in [rows.nth(n).get_attribute("data-id") for n in range(rows.count())]:
-        row = panel.locator(f".bookstore-version[data-id='{version}']")
-        row.locator(".bookstore-version-view").click()
-        detail = panel.locator(f".bookstore-history-detail[data-shows='view:{version}']")
-        if "version one" in detail.inner_text():
-            target = row
-            break
-    assert target is not None, panel.inner_text()
-    target.locator(".bookstore-version-diff").click()
-    panel.locator(f".bookstore-history-detail[data-shows='diff:{version}']").wait_for()
-    panel.locator(".bookstore-diff-del", has_text="version one").wait_for()
+    ids = [rows.nth(n).get_attribute("data-id") for n in range(rows.count())]
+    target, _ = version_showing(panel, ids, "version one")
     panel.locator(".bookstore-diff-add", has_text="version two").wait_for()
     snap(page, "history-panel.png")
 

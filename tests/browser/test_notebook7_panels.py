@@ -19,7 +19,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from labrunner import Lab, in_browser, running_lab, snap
+from labrunner import Lab, in_browser, running_lab, snap, version_showing
 from nbformat.v4 import new_code_cell, new_notebook
 from swiftclient.client import Connection
 
@@ -34,13 +34,6 @@ def notebook7(request, tmp_path_factory) -> Iterator[Lab]:
     swift_aio = request.getfixturevalue("swift_aio")
     with running_lab(swift_aio, tmp_path_factory.mktemp("nb7panels"), app="notebook") as lab:
         yield lab
-
-
-@pytest.fixture
-def swift(swift_aio) -> Iterator[Connection]:
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    yield conn
-    conn.close()
 
 
 def _put_notebook(swift: Connection, container: str, name: str, source: str) -> None:
@@ -234,20 +227,7 @@ def _history_scenario(lab: Lab, swift: Connection, name: str, page: Any, seen: d
     listed = [rows.nth(n).get_attribute("data-id") for n in range(rows.count())]
     assert sorted(listed) == before, (listed, before)
 
-    # Find the checkpoint holding version one by viewing each, as a person would.
-    target, version = None, None
-    for version in listed:  # by id: a re-render must not move what is clicked
-        row = panel.locator(f".bookstore-version[data-id='{version}']")
-        row.locator(".bookstore-version-view").click()
-        detail = panel.locator(f".bookstore-history-detail[data-shows='view:{version}']")
-        detail.wait_for()
-        if "version one" in detail.inner_text():
-            target = row
-            break
-    assert target is not None, panel.inner_text()
-    target.locator(".bookstore-version-diff").click()
-    panel.locator(f".bookstore-history-detail[data-shows='diff:{version}']").wait_for()
-    panel.locator(".bookstore-diff-del", has_text="version one").wait_for()
+    target, _ = version_showing(panel, listed, "version one")
     panel.locator(".bookstore-diff-add", has_text="version two").wait_for()
     snap(page, "notebook7-history-panel.png")
 

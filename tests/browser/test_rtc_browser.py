@@ -33,13 +33,6 @@ def rtc_lab(request, tmp_path_factory) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.fixture
-def swift(swift_aio) -> Iterator[Connection]:
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    yield conn
-    conn.close()
-
-
 def notebook_bytes(*sources: str, output_bytes: int = 0) -> bytes:
     cells = [new_code_cell(s) for s in sources]
     if output_bytes:  # a big stored output, as plots and tables make
