@@ -403,6 +403,11 @@ class BookstoreContentsManager(AsyncContentsManager):
         listing = await list_all(self.store, prefix, delimiter="/")
         marker: ObjectMeta | None = None
         entries = models.Listing()
+
+        async def pause() -> None:  # a 10,000-entry folder must not stall other users
+            entries.encode_pending()
+            await anyio.lowlevel.checkpoint()
+
         for n, obj in enumerate(listing.objects, start=1):
             name = obj.key[len(prefix) :]
             if not name:
@@ -411,16 +416,14 @@ class BookstoreContentsManager(AsyncContentsManager):
                 entry = models.object_model(_join(path, name), obj)
                 entry["created"] = entry["last_modified"] = self._clock.peek(entry["path"], obj)
                 entries.append(models.json_times(entry))
-            if n % MODELS_PER_TICK == 0:  # a 10,000-entry folder must not stall other users
-                entries.encode_pending()
-                await anyio.lowlevel.checkpoint()
+            if n % MODELS_PER_TICK == 0:
+                await pause()
         for n, sub in enumerate(listing.prefixes, start=1):
             name = sub[len(prefix) : -1]
             if name and self._listable(name, path):
                 entries.append(models.json_times(models.directory_model(_join(path, name))))
             if n % MODELS_PER_TICK == 0:
-                entries.encode_pending()
-                await anyio.lowlevel.checkpoint()
+                await pause()
         entries.encode_pending()
         if path and marker is None and not listing.objects and not listing.prefixes:
             await self._not_a_directory(path)
