@@ -6,7 +6,9 @@ same loop the Jupyter server under test uses. Fixtures are sync; one that must
 await does it with ``jp_asyncio_loop.run_until_complete``.
 """
 
+import gc
 import os
+import subprocess
 
 import pytest
 
@@ -43,10 +45,22 @@ def _running_children() -> list[str]:
     return found
 
 
+def _unwaited_popens() -> list[str]:
+    """Popen objects still alive whose process was never waited for: at exit, each
+    becomes Python's "ResourceWarning: subprocess N is still running"."""
+    return [
+        f"{p.pid}: {p.args!r}"[:200]
+        for p in gc.get_objects()
+        if isinstance(p, subprocess.Popen) and p.returncode is None and p.poll() is None
+    ]
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Servers the tests started must be stopped by them: name any still running (they
     would outlive the run, and show only as Python's 'subprocess N is still running')."""
-    if os.path.isdir("/proc") and (left := _running_children()):
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"child processes still running: {left}", red=True)
+    left = _running_children() if os.path.isdir("/proc") else []
+    unwaited = _unwaited_popens()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and (left or unwaited):
+        reporter.write_line(f"child processes still running: {left}", red=True)
+        reporter.write_line(f"Popen objects never waited for: {unwaited}", red=True)
