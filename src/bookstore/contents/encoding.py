@@ -4,7 +4,7 @@ Every save hashes its bytes twice: SHA-256 (stored as metadata: Jupyter's
 ``hash`` without a download) and MD5 (sent to the store, which refuses a body
 that arrives different). ``encode_notebook`` is meant for a worker thread, so
 a big notebook's validation and encoding do not stall other users; a big
-body's two hashes run side by side, one thread each (hashlib releases the GIL).
+body's two hashes run side by side in two threads (hashlib releases the GIL).
 Hashing while encoding, piece by piece, was tried and was slower: the encoder
 holds the GIL and the hash threads waited for it at every piece.
 """
@@ -27,8 +27,8 @@ DIGEST_IN_THREADS = 1 << 20
 
 # nbformat.writes' own settings (nbformat.v4.nbjson.JSONWriter.writes).
 _ENCODER = BytesEncoder(indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
-# Big bodies' hashes, two per save, run here side by side (on 2+ cores: at once).
-_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="bookstore-hash")
+# A big body's MD5, hashed here while the calling thread hashes its SHA-256.
+_HASHERS = ThreadPoolExecutor(4, thread_name_prefix="bookstore-md5")
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,6 @@ class Encoded:
     data: bytes
     sha256: str
     md5: str
-
-
-def _validate(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> None:
-    try:
-        nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
-        get_logger().error("Notebook JSON is invalid: %s", exc)
-        capture_validation_error["ValidationError"] = exc
 
 
 def notebook_json(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> str:
@@ -57,7 +49,11 @@ def notebook_json(nb: nbformat.NotebookNode, capture_validation_error: dict[str,
         return nbformat.writes(
             nb, version=nbformat.NO_CONVERT, capture_validation_error=capture_validation_error
         )
-    _validate(nb, capture_validation_error)
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        get_logger().error("Notebook JSON is invalid: %s", exc)
+        capture_validation_error["ValidationError"] = exc
     return _ENCODER.encode(strip_transient(split_lines(nb)))
 
 
@@ -74,9 +70,8 @@ def digest(data: bytes) -> Encoded:
             hashlib.sha256(data).hexdigest(),
             hashlib.md5(data, usedforsecurity=False).hexdigest(),
         )
-    sha256 = _HASHERS.submit(lambda: hashlib.sha256(data).hexdigest())
     md5 = _HASHERS.submit(lambda: hashlib.md5(data, usedforsecurity=False).hexdigest())
-    return Encoded(data, sha256.result(), md5.result())
+    return Encoded(data, hashlib.sha256(data).hexdigest(), md5.result())
 
 
 async def digest_async(data: bytes) -> Encoded:
