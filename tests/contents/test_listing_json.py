@@ -43,14 +43,14 @@ def test_spliced_batches_equal_one_dumps():
     listing.encode_pending()
     listing.encode_pending()  # nothing new: no empty batch
     model = folder_model(listing)
-    assert models.model_json(model) == json.dumps(model, default=json_default)
+    assert models.model_json(model) == json.dumps(model, default=json_default).encode()
 
 
 def test_empty_listing():
     listing = models.Listing()
     listing.encode_pending()
     model = folder_model(listing)
-    assert models.model_json(model) == json.dumps(model, default=json_default)
+    assert models.model_json(model) == json.dumps(model, default=json_default).encode()
     assert json.loads(models.model_json(model))["content"] == []
 
 
@@ -64,8 +64,25 @@ def test_entries_added_after_encoding_are_not_lost():
     assert [e["name"] for e in json.loads(models.model_json(model))["content"]] == ["a", "b"]
 
 
-def test_other_models_are_plain_dumps():
-    model = folder_model([entry("a")])
-    assert models.model_json(model) == json.dumps(model, default=json_default)
-    file_model = entry("x")
-    assert models.model_json(file_model) == json.dumps(file_model, default=json_default)
+def test_other_models_mean_what_json_dumps_says():
+    nb_model = entry("x.ipynb")
+    nb_model.update(
+        content={
+            "cells": [{"source": 'ü ✓ \U0001f600 \x00\x1f "\\ \u2028'}],
+            "n": [1.5, -0.0, 2**63 - 1],
+        },
+        format="json",
+    )
+    for model in (folder_model([entry("a")]), entry("x"), nb_model):
+        got = models.model_json(model)
+        assert json.loads(got) == json.loads(json.dumps(model, default=json_default))
+    # a datetime exactly as jupyter_server writes it
+    got = json.loads(models.model_json(folder_model([])))
+    assert got["last_modified"] == "2026-01-02T03:04:05Z"
+
+
+def test_what_orjson_refuses_is_plain_dumps():
+    for odd in ("\ud800", 2**70):  # a lone surrogate, an integer over 64 bits
+        model = entry("x")
+        model.update(content={"odd": odd}, format="json")
+        assert models.model_json(model) == json.dumps(model, default=json_default).encode()
