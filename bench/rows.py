@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -10,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from . import data
 from .client import Api, ApiError
@@ -440,7 +443,9 @@ async def p5_lag(ctx: Context) -> list[Row]:
 # --- P6: 20 concurrent savers vs raw swiftclient ------------------------------------------------
 
 
-async def _rest_throughput(api: Api, bodies: list[bytes], saves: int, tag: str) -> float:
+async def _rest_throughput(
+    api: Api, bodies: list[bytes], saves: int, tag: str, meter: CpuMeter
+) -> float:
     await api.mkdir(f"run/p6{tag}")
     for i, body in enumerate(bodies):  # first save of each: creates file and checkpoint
         await api.put_raw(f"run/p6{tag}/c{i:02d}.ipynb", body)
@@ -449,12 +454,17 @@ async def _rest_throughput(api: Api, bodies: list[bytes], saves: int, tag: str) 
         for _ in range(saves):
             await api.put_raw(f"run/p6{tag}/c{i:02d}.ipynb", bodies[i])
 
+    meter.start()
     t0 = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(len(bodies))))
-    return len(bodies) * saves / (time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    meter.stop(len(bodies) * saves)
+    return len(bodies) * saves / elapsed
 
 
-def _raw_throughput(swift: Swift, container: str, payloads: list[bytes], saves: int) -> float:
+def _raw_throughput(
+    swift: Swift, container: str, payloads: list[bytes], saves: int, meter: CpuMeter
+) -> float:
     conns = [swift.connection() for _ in payloads]
     for i, conn in enumerate(conns):
         conn.put_object(container, f"run/p6raw/c{i:02d}.ipynb", payloads[i])  # warm, auth
@@ -469,13 +479,38 @@ def _raw_throughput(swift: Swift, container: str, payloads: list[bytes], saves: 
             )
 
     try:
+        meter.start()
         t0 = time.perf_counter()
         with ThreadPoolExecutor(len(payloads)) as pool:
             list(pool.map(client, range(len(payloads))))
-        return len(payloads) * saves / (time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        meter.stop(len(payloads) * saves)
+        return len(payloads) * saves / elapsed
     finally:
         for conn in conns:
             conn.close()
+
+
+class CpuMeter:
+    """CPU time (user + system) of some processes over the timed part of a run, per save:
+    where the 2 cores go. The bench process is the client."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.per_save: dict[str, list[float]] = {}
+        self._before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(p.cpu_times()[:2]) for name, p in self.procs.items()}
+
+    def start(self) -> None:
+        self._before = self._now()
+
+    def stop(self, saves: int) -> None:
+        after = self._now()
+        for name, t in after.items():
+            ms = (t - self._before[name]) * 1000 / saves
+            self.per_save.setdefault(name, []).append(ms)
 
 
 async def p6_concurrency(ctx: Context) -> list[Row]:
@@ -485,23 +520,41 @@ async def p6_concurrency(ctx: Context) -> list[Row]:
     payloads = [data.notebook_bytes(nb) for nb in nbs]
     rounds = 2
     tput: dict[str, list[float]] = {"bookstore": [], "raw": [], "file": []}
+    swift = ctx.swift.processes()
+    client = {"client": os.getpid()}
+    meters = {
+        "raw": CpuMeter(client | swift),
+        "bookstore": CpuMeter(client | {"jupyter": ctx.bookstore.server.pid} | swift),
+        "file": CpuMeter(client | {"jupyter": ctx.file.server.pid}),
+    }
     ctx.swiftlog.mark()
     swift_window = []
     for r in range(rounds):
         tput["raw"].append(
             await asyncio.to_thread(
-                _raw_throughput, ctx.swift, ctx.container, payloads, p.saves_per_client
+                _raw_throughput,
+                ctx.swift,
+                ctx.container,
+                payloads,
+                p.saves_per_client,
+                meters["raw"],
             )
         )
         ctx.swiftlog.mark()
         tput["bookstore"].append(
-            await _rest_throughput(ctx.bookstore, bodies, p.saves_per_client, str(r))
+            await _rest_throughput(
+                ctx.bookstore, bodies, p.saves_per_client, str(r), meters["bookstore"]
+            )
         )
         swift_window = ctx.swiftlog.read()
-        tput["file"].append(await _rest_throughput(ctx.file, bodies, p.saves_per_client, str(r)))
+        tput["file"].append(
+            await _rest_throughput(ctx.file, bodies, p.saves_per_client, str(r), meters["file"])
+        )
     if ctx.s3contents is not None:
         tput["s3contents"] = [
-            await _rest_throughput(ctx.s3contents, bodies, p.saves_per_client, "s3")
+            await _rest_throughput(
+                ctx.s3contents, bodies, p.saves_per_client, "s3", CpuMeter(client)
+            )
         ]
     means = {name: statistics.mean(ts) for name, ts in tput.items()}
     value = means["bookstore"] / means["raw"]
@@ -514,7 +567,18 @@ async def p6_concurrency(ctx: Context) -> list[Row]:
         met=value >= 0.8,
     )
     row.columns = {name: f"{m:.1f} saves/s" for name, m in means.items()}
-    row.details.update(throughput=tput, swift_last_bookstore_round=summarise(swift_window))
+    cpu_ms = {
+        name: {proc: round(statistics.mean(v), 1) for proc, v in meter.per_save.items()}
+        for name, meter in meters.items()
+    }
+    for name, per in cpu_ms.items():
+        where = ", ".join(f"{proc} {ms:g}" for proc, ms in per.items())
+        row.columns[name] += f"; CPU ms/save: {where}"
+    row.details.update(
+        throughput=tput,
+        cpu_ms_per_save=cpu_ms,
+        swift_last_bookstore_round=summarise(swift_window),
+    )
     return [row]
 
 
