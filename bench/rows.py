@@ -130,6 +130,28 @@ def ratio_row(
     return row
 
 
+class CpuMeter:
+    """CPU time (user + system) of some processes over the timed part of a run, per save
+    (or per object): where the 2 cores go."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.per_save: dict[str, list[float]] = {}
+        self._before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: sum(p.cpu_times()[:2]) for name, p in self.procs.items()}
+
+    def start(self) -> None:
+        self._before = self._now()
+
+    def stop(self, count: int) -> None:
+        after = self._now()
+        for name, t in after.items():
+            ms = (t - self._before[name]) * 1000 / max(1, count)
+            self.per_save.setdefault(name, []).append(ms)
+
+
 # --- P1, P1b: a 10 MB notebook -----------------------------------------------------------
 
 
@@ -312,10 +334,13 @@ async def p4_rename(ctx: Context) -> list[Row]:
                 log=ctx.log,
             )
         before = _object_map(conn, ctx.container, src)
+        meter = CpuMeter({"jupyter": ctx.bookstore.server.pid} | ctx.swift.processes())
         ctx.swiftlog.mark()
+        meter.start()
         t0 = time.perf_counter()
         await ctx.bookstore.patch(src.rstrip("/"), dst.rstrip("/"))
         elapsed = time.perf_counter() - t0
+        meter.stop(len(before))
         requests = ctx.swiftlog.read()
         after_new = _object_map(conn, ctx.container, dst)
         after_old = _object_map(conn, ctx.container, src)
@@ -349,11 +374,15 @@ async def p4_rename(ctx: Context) -> list[Row]:
     await ctx.file.patch(f"{base}/{fsrc}", f"{base}/{fdst}")
     file_s = time.perf_counter() - t0
     phases = _phases(requests)
+    cpu_ms = {proc: round(ms[0], 1) for proc, ms in meter.per_save.items()}
+    where = ", ".join(f"{proc} {ms:g}" for proc, ms in cpu_ms.items())
     row.columns = {
-        "bookstore": f"{elapsed:.2f} s, {'correct' if correct else 'WRONG'}",
+        "bookstore": f"{elapsed:.2f} s, {'correct' if correct else 'WRONG'}; "
+        f"CPU ms/object: {where}",
         "file": fmt_s(file_s),
     }
     row.details.update(
+        cpu_ms_per_object=cpu_ms,
         correct=correct,
         objects_before=len(before),
         objects_after=len(after_new),
@@ -489,28 +518,6 @@ def _raw_throughput(
     finally:
         for conn in conns:
             conn.close()
-
-
-class CpuMeter:
-    """CPU time (user + system) of some processes over the timed part of a run, per save:
-    where the 2 cores go. The bench process is the client."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.per_save: dict[str, list[float]] = {}
-        self._before: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        return {name: sum(p.cpu_times()[:2]) for name, p in self.procs.items()}
-
-    def start(self) -> None:
-        self._before = self._now()
-
-    def stop(self, saves: int) -> None:
-        after = self._now()
-        for name, t in after.items():
-            ms = (t - self._before[name]) * 1000 / saves
-            self.per_save.setdefault(name, []).append(ms)
 
 
 async def p6_concurrency(ctx: Context) -> list[Row]:
