@@ -86,3 +86,12 @@ def test_what_orjson_refuses_is_plain_dumps():
         model = entry("x")
         model.update(content={"odd": odd}, format="json")
         assert models.model_json(model) == json.dumps(model, default=json_default).encode()
+
+
+def test_nan_reaches_the_browser_as_null():
+    """json.dumps writes NaN, which JSON.parse refuses: the notebook would not open."""
+    model = entry("x.ipynb")
+    model.update(content={"metadata": {"score": float("nan"), "top": float("inf")}})
+    got = models.model_json(model)
+    assert b"NaN" not in got and b"Infinity" not in got
+    assert json.loads(got)["content"]["metadata"] == {"score": None, "top": None}
