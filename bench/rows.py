@@ -136,7 +136,7 @@ class CpuMeter:
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.per_save: dict[str, list[float]] = {}
+        self.ms_each: dict[str, list[float]] = {}
         self._before: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
@@ -149,7 +149,7 @@ class CpuMeter:
         after = self._now()
         for name, t in after.items():
             ms = (t - self._before[name]) * 1000 / max(1, count)
-            self.per_save.setdefault(name, []).append(ms)
+            self.ms_each.setdefault(name, []).append(ms)
 
 
 # --- P1, P1b: a 10 MB notebook -----------------------------------------------------------
@@ -374,7 +374,7 @@ async def p4_rename(ctx: Context) -> list[Row]:
     await ctx.file.patch(f"{base}/{fsrc}", f"{base}/{fdst}")
     file_s = time.perf_counter() - t0
     phases = _phases(requests)
-    cpu_ms = {proc: round(ms[0], 1) for proc, ms in meter.per_save.items()}
+    cpu_ms = {proc: round(ms[0], 1) for proc, ms in meter.ms_each.items()}
     where = ", ".join(f"{proc} {ms:g}" for proc, ms in cpu_ms.items())
     row.columns = {
         "bookstore": f"{elapsed:.2f} s, {'correct' if correct else 'WRONG'}; "
@@ -575,7 +575,7 @@ async def p6_concurrency(ctx: Context) -> list[Row]:
     )
     row.columns = {name: f"{m:.1f} saves/s" for name, m in means.items()}
     cpu_ms = {
-        name: {proc: round(statistics.mean(v), 1) for proc, v in meter.per_save.items()}
+        name: {proc: round(statistics.mean(v), 1) for proc, v in meter.ms_each.items()}
         for name, meter in meters.items()
     }
     for name, per in cpu_ms.items():
