@@ -473,7 +473,7 @@ async def p5_lag(ctx: Context) -> list[Row]:
 
 
 async def _rest_throughput(
-    api: Api, bodies: list[bytes], saves: int, tag: str, meter: CpuMeter
+    api: Api, bodies: list[bytes], saves: int, tag: str, meter: CpuMeter | None = None
 ) -> float:
     await api.mkdir(f"run/p6{tag}")
     for i, body in enumerate(bodies):  # first save of each: creates file and checkpoint
@@ -483,11 +483,13 @@ async def _rest_throughput(
         for _ in range(saves):
             await api.put_raw(f"run/p6{tag}/c{i:02d}.ipynb", bodies[i])
 
-    meter.start()
+    if meter:
+        meter.start()
     t0 = time.perf_counter()
     await asyncio.gather(*(client(i) for i in range(len(bodies))))
     elapsed = time.perf_counter() - t0
-    meter.stop(len(bodies) * saves)
+    if meter:
+        meter.stop(len(bodies) * saves)
     return len(bodies) * saves / elapsed
 
 
@@ -559,9 +561,7 @@ async def p6_concurrency(ctx: Context) -> list[Row]:
         )
     if ctx.s3contents is not None:
         tput["s3contents"] = [
-            await _rest_throughput(
-                ctx.s3contents, bodies, p.saves_per_client, "s3", CpuMeter(client)
-            )
+            await _rest_throughput(ctx.s3contents, bodies, p.saves_per_client, "s3")
         ]
     means = {name: statistics.mean(ts) for name, ts in tput.items()}
     value = means["bookstore"] / means["raw"]

@@ -47,6 +47,17 @@ def _put_notebook(swift: Connection, container: str, name: str, source: str) -> 
     swift.put_object(container, name, nbformat.writes(nb).encode())
 
 
+def _run_scenario(
+    lab: Lab, swift: Connection, name: str, source: str, tag: str, scenario: Any
+) -> dict[str, Any]:
+    """Put a one-cell notebook ``name``, run ``scenario(lab, swift, name, page, out)`` in a
+    browser, and return what it left in ``out``."""
+    _put_notebook(swift, lab.container, name, source)
+    out: dict[str, Any] = {}
+    in_browser(lab, tag, lambda browser, page: scenario(lab, swift, name, page, out))
+    return out
+
+
 def _stored(swift: Connection, container: str, name: str) -> bytes:
     return swift.get_object(container, name)[1]
 
@@ -123,12 +134,13 @@ def _fetch(url: str) -> tuple[int, str, bytes]:
 
 def test_share_from_the_tree_and_the_notebook_toolbar(notebook7, swift):
     name = "work/shared.ipynb"
-    _put_notebook(swift, notebook7.container, name, "print('shared from Notebook 7')")
-    found: dict[str, str] = {}
-    in_browser(
+    found = _run_scenario(
         notebook7,
+        swift,
+        name,
+        "print('shared from Notebook 7')",
         "notebook7-share",
-        lambda browser, page: _share_scenario(notebook7, swift, name, page, found),
+        _share_scenario,
     )
     # Unshared in the notebook view: the link is dead for everyone.
     with pytest.raises(urllib.error.HTTPError) as gone:
@@ -186,13 +198,7 @@ def _share_scenario(lab: Lab, swift: Connection, name: str, page: Any, found: di
 
 def test_version_history_panel_lists_and_restores(notebook7, swift):
     name = "work/history.ipynb"
-    _put_notebook(swift, notebook7.container, name, "a = 0")
-    seen: dict[str, Any] = {}
-    in_browser(
-        notebook7,
-        "notebook7-history",
-        lambda browser, page: _history_scenario(notebook7, swift, name, page, seen),
-    )
+    seen = _run_scenario(notebook7, swift, name, "a = 0", "notebook7-history", _history_scenario)
     # Swift holds version one again; what it replaced (version two) is a new checkpoint.
     stored = nbformat.reads(_stored(swift, notebook7.container, name).decode(), 4)
     assert stored.cells[0].source == "print('version one')"

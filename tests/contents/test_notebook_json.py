@@ -167,7 +167,7 @@ def test_json_bytes_leaves_the_unusual_to_json(value):
         assert json_bytes(value) == expected
 
 
-def test_json_bytes_deeper_than_the_prepared_indents():
+def test_json_bytes_deep_nesting():
     value: list = ["leaf"]
     for _ in range(100):
         value = [value, {"k": 1}]

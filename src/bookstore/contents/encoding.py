@@ -17,6 +17,7 @@ holds the GIL and the hash threads waited for it at every piece.
 from __future__ import annotations
 
 import hashlib
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -82,18 +83,15 @@ def json_bytes(obj: Any) -> bytes:
     return b"".join(out)
 
 
-_NEWLINES = [b"\n" + b" " * level for level in range(64)]
-
-
 def _newline(level: int) -> bytes:
-    return _NEWLINES[level] if level < len(_NEWLINES) else b"\n" + b" " * level
+    return b"\n" + b" " * level
 
 
 def _float(value: float) -> bytes:
     # json.encoder's floatstr (allow_nan=True)
     if value != value:
         return b"NaN"
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         return b"Infinity" if value > 0 else b"-Infinity"
     return float.__repr__(value).encode()
 
