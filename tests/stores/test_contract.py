@@ -279,7 +279,14 @@ async def test_user_metadata_roundtrip(store: Store) -> None:
 
 async def test_metadata_names_and_values_within_every_stores_limits(store: Store) -> None:
     # Swift turns "_" in header names into "-" and caps values at 256 bytes: refused everywhere.
-    for bad in ({"my_key": "v"}, {"k": "v" * (MAX_METADATA_VALUE + 1)}, {"k" * 129: "v"}):
+    # Spaces around a value: HTTP drops them, so it would not read back as written.
+    for bad in (
+        {"my_key": "v"},
+        {"k": "v" * (MAX_METADATA_VALUE + 1)},
+        {"k" * 129: "v"},
+        {"k": " v"},
+        {"k": "v "},
+    ):
         with pytest.raises(InvalidRequest):
             await store.put("u.txt", b"u", metadata=bad)
     await assert_absent(store, "u.txt")

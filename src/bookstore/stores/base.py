@@ -206,6 +206,8 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise InvalidRequest(f"metadata name {k[:20]!r}... is over {MAX_METADATA_NAME} bytes")
         if not v.isascii() or not v.isprintable():
             raise InvalidRequest(f"metadata value of {k!r} must be printable ASCII")
+        if v != v.strip():  # HTTP drops them: the value would not read back as written
+            raise InvalidRequest(f"metadata value of {k!r} must not begin or end with spaces")
         if len(v) > MAX_METADATA_VALUE:
             raise InvalidRequest(f"metadata value of {k!r} is over {MAX_METADATA_VALUE} bytes")
     return out

@@ -46,6 +46,11 @@ def check_key(key: str) -> str:
     return key
 
 
+def is_reserved(key: str) -> bool:
+    """Whether ``key`` is one of ours (a temporary, a marker): never listed as content."""
+    return any(s.startswith(RESERVED_SEGMENT_PREFIX) for s in key.split("/"))
+
+
 def prefix_can_match(prefix: str) -> bool:
     """Whether some portable key starts with ``prefix`` (if not, a listing is just empty)."""
     if any(ch < " " or ch in "\x7f\\" for ch in prefix):

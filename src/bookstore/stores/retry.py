@@ -25,9 +25,10 @@ from .keys import normalize_prefix
 
 T = TypeVar("T")
 
-#: HTTP statuses worth retrying: rate limiting and every 5xx except the two that
-#: say "this server will never do that" (501 Not Implemented, 505 Version Not Supported).
-RETRYABLE_STATUSES: frozenset[int] = frozenset({429, *range(500, 600)} - {501, 505})
+#: HTTP statuses worth retrying: rate limiting (429, and Swift's ratelimit middleware's
+#: 498) and every 5xx except the two that say "this server will never do that"
+#: (501 Not Implemented, 505 Version Not Supported).
+RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 498, *range(500, 600)} - {501, 505})
 
 
 def is_retryable_status(status: int | None) -> bool:

@@ -71,6 +71,7 @@ from .keys import (
     RESERVED_SEGMENT_PREFIX,
     check_key,
     etag_matches,
+    is_reserved,
     prefix_can_match,
 )
 from .local import MARKER_FILE
@@ -522,7 +523,7 @@ class ObstoreStore(RemoteStoreSettings):
         entries: dict[str, ObjectMeta | str] = {}
         for raw in listing["common_prefixes"]:
             name = raw + "/"
-            if name.startswith(full) and not _reserved(name[len(self.prefix) :]):
+            if name.startswith(full) and not is_reserved(name[len(self.prefix) :]):
                 entries[name] = name[len(self.prefix) :]
         for obj in listing["objects"]:
             path = obj["path"]
@@ -532,7 +533,7 @@ class ObstoreStore(RemoteStoreSettings):
                 name = folder
             else:
                 name = path
-            if name.startswith(full) and not _reserved(name[len(self.prefix) :]):
+            if name.startswith(full) and not is_reserved(name[len(self.prefix) :]):
                 entries[name] = _listed(name[len(self.prefix) :], obj)
         return [entries[name] for name in sorted(entries, key=str.encode)]
 
@@ -565,7 +566,7 @@ class ObstoreStore(RemoteStoreSettings):
                 else:
                     name = path
                 previous = max(previous, path, key=str.encode)
-                if not name.startswith(full) or name in seen or _reserved(name[cut:]):
+                if not name.startswith(full) or name in seen or is_reserved(name[cut:]):
                     continue
                 # Folders from the listing's own down to this key's, outermost first.
                 slash = name.find("/", max(len(folder) - 1, 0))
@@ -868,10 +869,6 @@ async def _read_ahead(
 
 def _unquote(etag: str | None) -> str | None:
     return etag.strip('"') if etag else None
-
-
-def _reserved(key: str) -> bool:
-    return any(s.startswith(RESERVED_SEGMENT_PREFIX) for s in key.split("/"))
 
 
 def _code(exc: BaseException) -> str | None:

@@ -61,7 +61,14 @@ from .base import (
     compose_by_streaming,
     each,
 )
-from .keys import DEFAULT_CONTENT_TYPE, RESERVED_SEGMENT_PREFIX, check_key, prefix_can_match
+from .keys import (
+    DEFAULT_CONTENT_TYPE,
+    RESERVED_SEGMENT_PREFIX,
+    check_key,
+    etag_matches,
+    is_reserved,
+    prefix_can_match,
+)
 from .retry import RemoteStoreSettings, Transient, is_retryable_status, parse_retry_after
 from .swift_auth import SwiftAuth, V1Auth, auth_from_config, renewal_due
 
@@ -103,6 +110,15 @@ _CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
 )
+# A request requests refused to send (an invalid header value, a redirect loop): every
+# RequestException is an OSError, so these are told apart before transport failures.
+_REFUSED_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+    requests.exceptions.TooManyRedirects,
+)
+# Actions whose 404 can only mean the container itself is gone (a PUT or a listing).
+_CONTAINER_ACTIONS = frozenset({"list", "write", "write manifest"})
 
 
 # --- the store ---------------------------------------------------------------------------
@@ -178,6 +194,10 @@ class SwiftStore(RemoteStoreSettings):
         None, allow_none=True, help="A SwiftAuth object used instead of auth_url/user/key."
     )
 
+    #: A temporary this old belongs to an upload whose server died: uploads finish with
+    #: their temporaries well within it.
+    stale_temporary = timedelta(hours=1)
+
     @validate("workers", "page_size")
     def _at_least_one(self, proposal: Any) -> int:
         return max(1, proposal["value"])
@@ -199,6 +219,7 @@ class SwiftStore(RemoteStoreSettings):
         self._ready = False
         self._closed = False
         self._caps: dict[str, Any] = {}
+        self._listing_limit = 10_000  # Swift's default; /info tells the cluster's
         self._retry = self.retry_policy()
 
     @property
@@ -208,6 +229,10 @@ class SwiftStore(RemoteStoreSettings):
 
     def __repr__(self) -> str:
         return f"<SwiftStore {self.description}>"
+
+    @property
+    def _page_limit(self) -> int:
+        return min(self.page_size, self._listing_limit)
 
     # --- protocol -------------------------------------------------------------------------
 
@@ -281,6 +306,15 @@ class SwiftStore(RemoteStoreSettings):
             sent: list[str] = []  # our MD5, once per try
 
             def op(c: Connection) -> dict[str, str]:
+                if sent and isinstance(mode, IfMatch):
+                    # A retry: the last try may have landed, or someone else may have
+                    # written since our check. Only the version we checked, or our own
+                    # body, may be replaced.
+                    now = c.head_object(self.container, name)
+                    if _unquote(now.get("etag")) == sent[-1]:
+                        return now
+                    if not etag_matches(_unquote(now.get("etag")), mode.etag):
+                        raise PreconditionFailed(f"{self._where(key)} changed during the save")
                 response: dict[str, Any] = {}
                 # Sending the MD5 lets Swift reject a body corrupted on the way.
                 sent.append(md5 or hashlib.md5(body, usedforsecurity=False).hexdigest())
@@ -345,9 +379,23 @@ class SwiftStore(RemoteStoreSettings):
         if bulk is None:  # middleware not installed: one DELETE per key
             await each(self.delete, keys)  # keys were checked above
             return
+        # Swift's bulk middleware refuses a body line longer than a container and object
+        # name together (it reads at most twice that): percent-encoded long non-ASCII names
+        # can exceed it, and go one DELETE each instead.
+        swift = self._caps.get("swift") or {}
+        line_max = (
+            int(swift.get("max_object_name_length", 1024))
+            + int(swift.get("max_container_name_length", 256))
+            + 2
+        )
+        lines = [_bulk_line(self.container, n) for n in names]
+        single = [k for k, line in zip(keys, lines, strict=True) if len(line) > line_max]
+        lines = [line for line in lines if len(line) <= line_max]
         most = min(BULK_DELETE_BATCH, int(bulk.get("max_deletes_per_request", 10000)))
-        size = min(most, max(BULK_DELETE_MIN, -(-len(names) // BULK_DELETE_PARALLEL)))
-        await each(self._bulk_delete, [names[i : i + size] for i in range(0, len(names), size)])
+        size = min(most, max(BULK_DELETE_MIN, -(-len(lines) // BULK_DELETE_PARALLEL)))
+        batches = [lines[i : i + size] for i in range(0, len(lines), size)]
+        jobs = [partial(self._bulk_delete, b) for b in batches]
+        await each(lambda job: job(), jobs + [partial(self.delete, k) for k in single])
 
     async def list(
         self, prefix: str = "", *, delimiter: str | None = "/"
@@ -370,7 +418,7 @@ class SwiftStore(RemoteStoreSettings):
             if count or first:
                 yield page
             first = False
-            if count < self.page_size or last is None:
+            if count < self._page_limit or last is None:
                 return
             marker = last
 
@@ -578,10 +626,10 @@ class SwiftStore(RemoteStoreSettings):
         ensure: bool = True,
     ) -> T:
         """Run ``op(connection)`` in a worker thread, with re-auth and retries."""
-        if ensure:
-            await self._ensure_ready()
 
         async def once() -> T:
+            if ensure:
+                await self._ensure_ready()  # again after a try found the container gone
             result, conn = await self._attempt(op, action=action, key=key, create=create)
             self._checkin(conn, reuse=True)
             return result
@@ -602,6 +650,9 @@ class SwiftStore(RemoteStoreSettings):
             except StoreError as exc:  # /info can be disabled; then assume the minimum
                 self.log.warning("Swift /info unavailable (%s): no bulk delete, no SLO", exc)
                 self._caps = {}
+            limit = (self._caps.get("swift") or {}).get("container_listing_limit")
+            if isinstance(limit, int) and limit > 0:
+                self._listing_limit = limit  # Swift refuses bigger pages with a 412
             try:
                 await self._call(
                     lambda c: c.head_container(self.container), action="check", ensure=False
@@ -617,6 +668,34 @@ class SwiftStore(RemoteStoreSettings):
                 )
                 self.log.info("Created Swift container %r at %s", self.container, self._url)
             self._ready = True
+            await self._sweep_temporaries()
+
+    async def _sweep_temporaries(self) -> None:
+        """Delete the temporaries of uploads a server died in (they are never listed)."""
+        stale = datetime.now(UTC) - self.stale_temporary
+
+        def op(c: Connection) -> list[str]:
+            _, entries = c.get_container(
+                self.container, prefix=self.prefix + TEMP_DIR, limit=1000, full_listing=False
+            )
+            return [
+                e["name"]
+                for e in entries
+                if "name" in e
+                and datetime.fromisoformat(e["last_modified"]).replace(tzinfo=UTC) < stale
+            ]
+
+        try:  # one try: housekeeping must not hold up the first request
+            names, conn = await self._attempt(op, action="look for temporaries in", key=None)
+        except NotFound:
+            return
+        except StoreError as exc:
+            self.log.warning("could not look for leftover temporaries: %s", exc)
+            return
+        self._checkin(conn, reuse=True)
+        if names:
+            self.log.info("Deleting %d temporaries left by an interrupted upload", len(names))
+            await self._drop_temporaries(names)
 
     # --- plumbing: operations ---------------------------------------------------------------
 
@@ -629,22 +708,23 @@ class SwiftStore(RemoteStoreSettings):
             prefix=prefix,
             delimiter=delimiter,
             marker=marker,
-            limit=self.page_size,
+            limit=self._page_limit,
             full_listing=False,
         )
         cut = len(self.prefix)
         objects, prefixes = [], []
         for entry in entries:
             if "subdir" in entry:
-                prefixes.append(entry["subdir"][cut:])
-            else:
+                if not is_reserved(entry["subdir"][cut:]):
+                    prefixes.append(entry["subdir"][cut:])
+            elif not is_reserved(entry["name"][cut:]):
                 objects.append(_meta_from_listing(entry["name"][cut:], entry))
         last = entries[-1].get("name", entries[-1].get("subdir")) if entries else None
         return ListPage(objects, prefixes), last, len(entries)
 
-    async def _bulk_delete(self, names: list[str]) -> None:
+    async def _bulk_delete(self, lines: list[str]) -> None:
         """One bulk-delete request; absent objects are fine, any other failure is not."""
-        body = "\n".join(quote(f"/{self.container}/{n}") for n in names).encode()
+        body = "\n".join(lines).encode()
         headers = {"Content-Type": "text/plain", "Accept": "application/json"}
 
         def op(c: Connection) -> None:
@@ -862,6 +942,11 @@ class SwiftStore(RemoteStoreSettings):
             raise self._client_error(exc, action, key, create) from exc
         except _CONFIG_ERRORS as exc:
             raise Unavailable(f"cannot {action} {self._where(key)}: {exc}") from exc
+        except _REFUSED_ERRORS as exc:
+            raise InvalidRequest(
+                f"cannot {action} {self._where(key)}: the request could not be sent "
+                f"({type(exc).__name__}; a header value may begin or end with spaces)"
+            ) from exc
         except _TRANSPORT_ERRORS as exc:
             where = self._url or self.storage_url or self.auth_url
             raise Transient(
@@ -880,6 +965,11 @@ class SwiftStore(RemoteStoreSettings):
                 return Unauthenticated(
                     f"Swift rejected the credentials of {self._get_auth().description} ({reason})"
                 )
+        if status == 404 and action in _CONTAINER_ACTIONS:
+            # The container was deleted under us: the retry checks it again (and
+            # recreates it, or says it is missing) before trying once more.
+            self._ready = False
+            return Transient(f"cannot {action} {where}: the container is gone")
         if status == 404:
             return NotFound(f"{where}: not found")
         if status == 412 and create:
@@ -981,6 +1071,10 @@ class _BodyStream:
         if self._body is not None:  # dropped half-read: close the socket, don't pool it
             self._body = None
             self._conn.close()
+
+
+def _bulk_line(container: str, name: str) -> str:
+    return quote(f"/{container}/{name}")
 
 
 def _copy(
