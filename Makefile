@@ -18,12 +18,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Browser tests drive Debian's chromium (never a downloaded browser).
+# Browser tests drive Debian's chromium (never a downloaded browser); LocalStore's
+# durability test watches its fsyncs with strace.
 CHROMIUM ?= /usr/bin/chromium
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; \
+	@if [ ! -x $(CHROMIUM) ] || ! command -v strace >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium strace >/dev/null; \
+	  else echo "the tests need Debian's chromium and strace: sudo apt-get install chromium strace"; exit 1; fi; \
 	fi
 
 # Rebuild the committed JupyterLab extension after changing labextension/src.

@@ -253,13 +253,16 @@ def cat(state: State, url: str) -> None:
 @_json_option
 @click.pass_obj
 def rm(state: State, url: str, recursive: bool, as_json: bool) -> None:
-    """Delete a file and its checkpoints (-r: a folder and everything under it)."""
+    """Delete a file and its checkpoints (-r: a folder and everything under it).
+
+    Its links (``bookstore share``, JupyterLab's Share) are revoked: they fail from now on.
+    """
 
     async def go() -> ops.Removed:
         t = state.target(url)
         store = state.open(t, writable=True)
         try:
-            return await ops.rm(store, t.key, recursive=recursive)
+            return await ops.rm(store, t.key, recursive=recursive, config=state.config)
         finally:
             await store.close()
 
@@ -267,7 +270,10 @@ def rm(state: State, url: str, recursive: bool, as_json: bool) -> None:
     if as_json:
         _emit_json({"ok": True, **removed.__dict__})
     else:
-        out.print(f"removed {removed.objects} object(s), {removed.checkpoints} checkpoint(s)")
+        links = f", revoked {removed.links} link(s)" if removed.links else ""
+        out.print(
+            f"removed {removed.objects} object(s), {removed.checkpoints} checkpoint(s){links}"
+        )
 
 
 @main.command()

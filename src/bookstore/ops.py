@@ -206,22 +206,30 @@ async def cat(store: Store, key: str, chunk_size: int = 1 << 20) -> AsyncIterato
 class Removed:
     objects: int
     checkpoints: int
+    links: int = 0  # shares revoked: their links fail from now on
 
 
 class IsAFolder(errors.InvalidRequest):
     """``rm`` of a folder without ``recursive``."""
 
 
-async def rm(store: Store, key: str, *, recursive: bool = False) -> Removed:
-    """Delete the object ``key`` and its checkpoints, or (``recursive``) a whole folder."""
+async def rm(
+    store: Store, key: str, *, recursive: bool = False, config: Config | None = None
+) -> Removed:
+    """Delete the object ``key`` and its checkpoints, or (``recursive``) a whole folder.
+
+    Links to what goes are revoked first, as a Jupyter delete revokes them (``config``
+    configures the ``Sharing``: public container, ...).
+    """
     if key and not key.endswith("/"):
         try:
             await store.head(key)
         except errors.NotFound:
             pass
         else:
+            links = await revoke_shares(store, key, [], config)
             await store.delete(key)
-            return Removed(1, await _history().delete_checkpoints(store, key))
+            return Removed(1, await _history().delete_checkpoints(store, key), links)
     prefix = key.rstrip("/") + "/" if key else ""
     page = await list_all(store, prefix, delimiter="/")
     if not (page.objects or page.prefixes):
@@ -229,9 +237,47 @@ async def rm(store: Store, key: str, *, recursive: bool = False) -> Removed:
     if not recursive:
         raise IsAFolder(f"{key or '/'!r} is a folder: use -r to delete it and everything in it")
     keys = [o.key for o in (await list_all(store, prefix, delimiter=None)).objects]
-    await store.delete_many(keys)
+    links = await revoke_shares(store, key, keys, config)
+    await store.delete_many(keys)  # what revoking deleted already is ignored
     checkpoints = await _history().delete_checkpoints(store, key) if key.strip("/") else 0
-    return Removed(len(keys), checkpoints)
+    return Removed(len(keys), checkpoints, links)
+
+
+async def revoke_shares(
+    store: Store, key: str, keys: list[str], config: Config | None = None
+) -> int:
+    """Revoke the shares of ``key`` (a file, or everything under a folder) with the
+    contents manager's own ``Sharing.revoke_under``, at every contents root that may
+    hold them: each folder above ``key`` and, for a folder, any root among ``keys`` (the
+    objects about to be deleted, whose share records would otherwise go unrevoked and
+    leave public copies behind). Returns how many; 0 where a store cannot share."""
+    from .sharing import Sharing, SharingNotSupported
+    from .sharing.service import INDEX_ROOT
+
+    parts = key.strip("/").split("/")
+    targets: set[tuple[str, str]] = set()
+    if key.strip("/") and RESERVED not in parts:
+        for depth in range(len(parts)):
+            targets.add(("".join(f"{p}/" for p in parts[:depth]), "/".join(parts[depth:])))
+    for k in keys:  # <root>.bookstore/shares/index/<path>/<id>.json
+        at = 0 if k.startswith(INDEX_ROOT) else k.find("/" + INDEX_ROOT) + 1
+        if at or k.startswith(INDEX_ROOT):
+            path = k[at + len(INDEX_ROOT) :].rpartition("/")[0]
+            if path:
+                targets.add((k[:at], path))
+    revoked = 0
+    for root in sorted({r for r, _ in targets}):
+        try:
+            sharing = Sharing(store, root=root, config=config or Config())
+        except SharingNotSupported:  # file://, memory://: no links to revoke
+            return 0
+        try:
+            for r, path in sorted(targets):
+                if r == root:
+                    revoked += len(await sharing.revoke_under(path))
+        finally:
+            await sharing.close()
+    return revoked
 
 
 async def checkpoints(store: Store, key: str) -> list[Checkpoint]:

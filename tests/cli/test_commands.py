@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import anyio
 import pytest
@@ -111,7 +113,7 @@ def test_rm_removes_the_file_and_its_checkpoints_at_any_root(cli, swift, contain
     swift.checkpoint("alice/nb.ipynb", b"older")  # a server rooted at the container
     swift.checkpoint("alice/other.ipynb", b"keep", root="alice/")
     result = cli.json("rm", f"swift://{container}/alice/nb.ipynb")
-    assert result == {"ok": True, "objects": 1, "checkpoints": 2}
+    assert result == {"ok": True, "objects": 1, "checkpoints": 2, "links": 0}
     assert [k for k in swift.keys() if "nb.ipynb" in k] == []
     assert "alice/other.ipynb" in swift.keys()
     assert any("other.ipynb/" in k for k in swift.keys())
@@ -127,8 +129,58 @@ def test_rm_of_a_folder_needs_r(cli, swift, container):
         "ok": True,
         "objects": 2,
         "checkpoints": 1,
+        "links": 0,
     }
     assert swift.keys() == ["keep.txt"]
+
+
+def _fetch(url: str) -> int:
+    """The status of an anonymous GET: no token, no signature but the link's own."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code
+
+
+def test_rm_revokes_the_links_of_what_it_deletes(cli, swift, container):
+    # `share` records a share at the contents root that has the file's checkpoints (a
+    # server rooted at alice/), else at the container's top (a server rooted there).
+    swift.put("alice/nb.ipynb", b"{}")
+    swift.put("alice/project/a.ipynb", b"{}")
+    swift.put("alice/project/sub/b.txt", b"b")
+    swift.put("alice/keep.txt", b"k")
+    swift.checkpoint("alice/nb.ipynb", b"old", root="alice/")
+    swift.checkpoint("alice/keep.txt", b"old", root="alice/")
+
+    def share(key: str, *extra: str) -> str:
+        return cli("share", f"swift://{container}/{key}", *extra).stdout.strip().splitlines()[-1]
+
+    def records() -> list[str]:
+        return [k for k in swift.keys() if ".bookstore/shares/index/" in k]
+
+    nb, kept = share("alice/nb.ipynb"), share("alice/keep.txt")
+    a, a_public = share("alice/project/a.ipynb"), share("alice/project/a.ipynb", "--public")
+    b = share("alice/project/sub/b.txt")
+    assert all(_fetch(link) == 200 for link in (nb, kept, a, a_public, b))
+    assert "/alice/.bookstore/shares/" in nb and "/.bookstore/shares/" in a
+
+    text = cli("rm", f"swift://{container}/alice/nb.ipynb").stdout
+    assert text.strip() == "removed 1 object(s), 1 checkpoint(s), revoked 1 link(s)"
+    assert _fetch(nb) == 404
+    assert not [k for k in swift.keys() if "nb.ipynb" in k]  # record and snapshot too
+
+    assert cli.json("rm", "-r", f"swift://{container}/alice/project")["links"] == 3
+    assert [_fetch(link) for link in (a, a_public, b)] == [404, 404, 404]
+    assert not [k for k in swift.keys() if "project" in k]
+    assert _fetch(kept) == 200  # a link to what stays still works
+    [record] = records()
+    assert record.startswith("alice/.bookstore/shares/index/keep.txt/")
+
+    # The contents root itself: the share records inside what goes are revoked first.
+    assert cli.json("rm", "-r", f"swift://{container}/alice")["links"] == 1
+    assert _fetch(kept) == 404 and swift.keys() == []
 
 
 def test_rm_of_nothing_is_not_found(cli, swift, container):

@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tornado.web import HTTPError
 
-from bookstore import BookstoreContentsManager
+from bookstore import BookstoreContentsManager, errors
 from bookstore.stores.base import list_all
 from kinds import rename_dies_midway
 
@@ -251,8 +251,9 @@ async def test_many_checkpoints(cm):
         await cm.save(nb_model(f"v{i}"), "c.ipynb")
         ids.append((await cm.create_checkpoint("c.ipynb"))["id"])
     listed = await cm.list_checkpoints("c.ipynb")
-    assert [c["id"] for c in listed] == ids[::-1][:20]  # newest first, oldest pruned
-    assert all(a["last_modified"] >= b["last_modified"] for a, b in itertools.pairwise(listed))
+    # Oldest first, as JupyterLab expects (it offers the list reversed); oldest pruned.
+    assert [c["id"] for c in listed] == ids[-20:]
+    assert all(a["last_modified"] <= b["last_modified"] for a, b in itertools.pairwise(listed))
 
     await cm.restore_checkpoint(ids[5], "c.ipynb")  # v5
     assert (await cm.get("c.ipynb"))["content"].cells[1].source == "v5"
@@ -392,3 +393,172 @@ async def test_abandoned_uploads_are_swept(cm):
     cm.abandoned_upload_age = 0
     assert await cm.sweep_abandoned_uploads() == 2
     assert (await list_all(cm.store, ".bookstore/uploads/", delimiter=None)).objects == []
+
+
+# --- found by comparing with FileContentsManager, and by breaking renames ---------------------
+
+
+async def test_checkpoints_follow_the_path_rules_of_files(cm):
+    # .bookstore/ holds share records and rename journals: a checkpoint of one, restored
+    # later, could bring a revoked link or an old rename back.
+    await cm.store.put(".bookstore/shares/x/secret.txt", b"secret")
+    for call in (
+        cm.create_checkpoint(".bookstore/shares/x/secret.txt"),
+        cm.restore_checkpoint("20260101T000000-000000Z", ".bookstore/shares/x/secret.txt"),
+        cm.delete_checkpoint("20260101T000000-000000Z", ".bookstore/shares/x/secret.txt"),
+    ):
+        assert await status_of(call) == 400
+    assert await status_of(cm.list_checkpoints(".bookstore/shares/x/secret.txt")) == 404
+    assert await status_of(cm.create_checkpoint(".hidden.txt")) == 400  # allow_hidden off
+    assert (await list_all(cm.store, ".bookstore/checkpoints/", delimiter=None)).objects == []
+
+
+async def test_base64_read_saves_back_unchanged(cm):
+    blob = bytes(range(256)) * 40  # encodebytes breaks this into lines
+    await cm.save(
+        {"type": "file", "format": "base64", "content": base64.b64encode(blob).decode()}, "b.bin"
+    )
+    model = await cm.get("b.bin", format="base64")
+    assert "\n" in model["content"]
+    await cm.save({"type": "file", "format": "base64", "content": model["content"]}, "b2.bin")
+    assert (await cm.store.get("b2.bin"))[1] == blob
+
+
+async def test_notebook_bytes_are_file_contents_managers(cm, tmp_path):
+    from jupyter_server.services.contents.filemanager import AsyncFileContentsManager
+
+    disk = AsyncFileContentsManager(root_dir=str(tmp_path))
+    model = nb_model("x = 'ü'")
+    await disk.save(model, "n.ipynb")
+    await cm.save(nb_model("x = 'ü'"), "n.ipynb")
+    on_disk = (tmp_path / "n.ipynb").read_bytes()
+    stored = (await cm.store.get("n.ipynb"))[1]
+    assert stored.endswith(b"}\n")  # the newline nbformat.write ends a file with
+    cell_ids = [c.id for c in nbformat.reads(on_disk.decode(), 4).cells]
+    for cell_id, other in zip(
+        cell_ids, [c.id for c in nbformat.reads(stored.decode(), 4).cells], strict=True
+    ):
+        stored = stored.replace(other.encode(), cell_id.encode())  # random cell ids aside
+    assert stored == on_disk
+
+
+async def test_a_name_is_a_file_or_a_folder_never_both(cm):
+    await cm.save({"type": "file", "format": "text", "content": "f"}, "f.txt")
+    await cm.save({"type": "directory"}, "d")
+    await cm.save(nb_model(), "d/n.ipynb")
+    before = sorted(o.key for o in (await list_all(cm.store, delimiter=None)).objects)
+    text = {"type": "file", "format": "text", "content": "x"}
+    refused = [
+        (text, "d"),  # a file named as a folder
+        (nb_model(), "d"),
+        (text, "f.txt/x.txt"),  # below a file
+        (text, "f.txt/deeper/x.txt"),
+        ({"type": "directory"}, "f.txt/sub"),
+        ({**text, "chunk": 1}, "d"),
+    ]
+    for model, path in refused:
+        assert await status_of(cm.save(model, path)) == 400, path
+    assert await status_of(cm.rename("d/n.ipynb", "f.txt/n.ipynb")) == 400
+    after = sorted(o.key for o in (await list_all(cm.store, delimiter=None)).objects)
+    assert [k for k in after if not k.startswith(".bookstore/")] == [
+        k for k in before if not k.startswith(".bookstore/")
+    ]
+    # Overwrites and new names stay as they were.
+    await cm.save({**text, "content": "f2"}, "f.txt")
+    await cm.save(text, "d/x.txt")
+    assert (await cm.get("f.txt"))["content"] == "f2"
+
+
+async def test_a_last_chunk_without_its_first_is_refused(cm):
+    part = {"type": "file", "format": "text", "content": "x"}
+    await cm.save({**part, "chunk": 1}, "up.bin")
+    assert await status_of(cm.save({**part, "chunk": 3}, "up.bin")) == 400  # lost chunk 2
+    # The parts went with the refusal: the last chunk alone would be a truncated file.
+    assert await status_of(cm.save({**part, "chunk": -1}, "up.bin")) == 400
+    assert await status_of(cm.get("up.bin")) == 404
+
+
+async def test_rename_that_fails_while_deleting_is_finished_on_next_access(store):
+    cm = BookstoreContentsManager(store=store)
+    for i in range(4):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    await cm.save(nb_model(), "proj/n.ipynb")
+    real_delete_many = store.delete_many
+    deletes = 0
+
+    async def delete_many_then_fail(keys):  # the store fails after the first delete
+        nonlocal deletes
+        deletes += 1
+        if deletes == 1:
+            await real_delete_many(keys[:1])
+            raise errors.Unavailable("the store went away")
+        await real_delete_many(keys)
+
+    store.delete_many = delete_many_then_fail
+    try:
+        assert await status_of(cm.rename("proj", "done")) == 503
+    finally:
+        store.delete_many = real_delete_many
+    # Every copy was made and a source object is gone: the rename can only go forward,
+    # and it does before anything else is served.
+    assert await names(cm, "done") == ["f0.txt", "f1.txt", "f2.txt", "f3.txt", "n.ipynb"]
+    assert not await cm.dir_exists("proj")
+    assert len(await cm.list_checkpoints("done/n.ipynb")) == 1
+    assert (await list_all(store, ".bookstore/renames/", delimiter=None)).objects == []
+
+
+async def test_rename_that_fails_while_copying_leaves_the_folder_and_no_journal(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(4):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    real_copy = store.copy_blind
+    copies = 0
+
+    async def copy_then_fail(src, dst):
+        nonlocal copies
+        copies += 1
+        if copies == 3:
+            raise errors.Unavailable("the store went away")
+        await real_copy(src, dst)
+
+    store.copy_blind = copy_then_fail
+    try:
+        assert await status_of(cm.rename("proj", "done")) == 503
+    finally:
+        store.copy_blind = real_copy
+    assert await names(cm, "proj") == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]
+    assert not await cm.dir_exists("done")
+    assert (await list_all(store, ".bookstore/renames/", delimiter=None)).objects == []
+
+
+async def test_file_whose_checkpoints_failed_to_follow_gets_them_on_next_access(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model(), "a.ipynb")
+    await cm.create_checkpoint("a.ipynb")
+    real_copy = store.copy_blind
+
+    async def checkpoint_copies_fail(src, dst):  # what checkpoint moves copy with
+        if src.startswith(".bookstore/checkpoints/"):
+            raise errors.Unavailable("the store went away")
+        await real_copy(src, dst)
+
+    store.copy_blind = checkpoint_copies_fail
+    try:
+        assert await status_of(cm.rename("a.ipynb", "b.ipynb")) == 503
+    finally:
+        store.copy_blind = real_copy
+    assert (await cm.get("b.ipynb"))["type"] == "notebook"  # the file itself moved
+    assert len(await cm.list_checkpoints("b.ipynb")) == 2
+    assert await cm.list_checkpoints("a.ipynb") == []
+
+
+async def test_interrupted_rename_is_finished_by_the_first_request(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(6):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    await rename_dies_midway(cm, "proj", "done", at_copy=3)
+    # A server whose start could not reach the store never ran resume_renames: its
+    # first request finishes the rename before answering.
+    fresh = BookstoreContentsManager(store=store)
+    assert await names(fresh, "done") == [f"f{i}.txt" for i in range(6)]
+    assert not await fresh.dir_exists("proj")

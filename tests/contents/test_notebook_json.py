@@ -70,8 +70,10 @@ def test_identical_to_nbformat_writes(root):
     print(f"{checked} notebooks serialised identically ({root.name})")
 
 
-def check_encoded(raw: dict, expected: bytes, expected_error: dict | None = None) -> None:
-    """encode_notebook's bytes, digests and validation error are nbformat.writes'."""
+def check_encoded(raw: dict, written: bytes, expected_error: dict | None = None) -> None:
+    """encode_notebook's bytes (nbformat.writes' and the newline nbformat.write adds, as in
+    FileContentsManager's files), digests and validation error."""
+    expected = written + b"\n"
     error: dict = {}
     body = encode_notebook(nbformat.from_dict(copy.deepcopy(raw)), error)
     assert body.data == expected

@@ -153,7 +153,7 @@ async def test_checkpoint_interval_makes_at_most_one_per_interval(store):
     await cm.save(nb_model("v4"), "auto.ipynb")
     checkpoints = await cm.list_checkpoints("auto.ipynb")
     assert len(checkpoints) == 2
-    await cm.restore_checkpoint(checkpoints[0]["id"], "auto.ipynb")  # newest first
+    await cm.restore_checkpoint(checkpoints[-1]["id"], "auto.ipynb")  # oldest first
     assert source(await cm.get("auto.ipynb")) == "v3"
 
 

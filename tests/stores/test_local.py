@@ -15,6 +15,10 @@ import json
 import logging
 import multiprocessing
 import os
+import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -502,3 +506,46 @@ async def test_local_errors_are_store_errors(local: LocalStore, tmp_path: Path) 
     # A relative root is refused up front.
     with pytest.raises(ValueError):
         LocalStore.from_url("relative/dir", "")
+
+
+# -- durability ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_a_put_fsyncs_the_folders_it_changed(tmp_path: Path, fsync: bool) -> None:
+    """Under strace: after the rename, the file's folder and the new folders' parents are
+    fsynced (else a crash can lose the rename); nothing at all with fsync=False."""
+    strace = shutil.which("strace")
+    assert strace is not None, "needs strace (make test installs it): apt-get install strace"
+    root = tmp_path / "root"
+    script = (
+        "import anyio, sys\n"
+        "from bookstore.stores.local import LocalStore\n"
+        f"store = LocalStore({str(root)!r}, fsync={fsync})\n"
+        "async def main():\n"
+        "    await store.put('warm.txt', b'x')\n"
+        "    print('=== start', flush=True)\n"
+        "    await store.put('new/deeper/nb.ipynb', b'{}')\n"
+        "    print('=== end', flush=True)\n"
+        "anyio.run(main)\n"
+    )
+    run = subprocess.run(
+        [strace, "-f", "-y", "-e", "trace=fsync,rename,write", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if run.returncode != 0 and "ptrace" in run.stderr:
+        pytest.skip("strace cannot trace here")
+    assert run.returncode == 0, run.stderr[-2000:]
+    trace = run.stderr[run.stderr.index("=== start") : run.stderr.index("=== end")]
+    calls = re.findall(r"(fsync|rename)\((?:\d+<([^>]*)>|\"[^\"]*\", \"([^\"]*)\")", trace)
+    done = [(name, fd_path or target) for name, fd_path, target in calls]
+    nb = str(root / "new" / "deeper" / "nb.ipynb")
+    assert ("rename", nb) in done
+    after = done[done.index(("rename", nb)) + 1 :]
+    synced = {path for name, path in after if name == "fsync"}
+    if fsync:
+        assert synced == {str(root / "new" / "deeper"), str(root / "new"), str(root)}
+    else:
+        assert not any(name == "fsync" for name, _ in done)

@@ -7,14 +7,19 @@ Everything runs against the session's real Swift and its s3api (``swift_aio``).
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
+import traceback
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
 from swiftclient.client import Connection
 from traitlets.config import Config
 
+from bookstore.contents.bulk import keys_under, move_tree
 from bookstore.contents.presets import S3ContentsManager
 from bookstore.errors import (
     AlreadyExists,
@@ -83,6 +88,88 @@ async def chunks(n: int, size: int = MiB, *, fail: bool = False) -> AsyncIterato
 
 class BodyFailed(Exception):
     pass
+
+
+def segments_left(aio, bucket: str) -> list[str]:
+    """Parts of unfinished multipart uploads (s3api keeps them in BUCKET+segments)."""
+    conn = swift_conn(aio)
+    try:
+        return [o["name"] for o in conn.get_container(f"{bucket}+segments")[1]]
+    except Exception:  # never created, or already empty and gone
+        return []
+    finally:
+        conn.close()
+
+
+class FakeS3:
+    """A loopback server answering every request with one scripted S3 answer, for what
+    Swift's s3api never says (AWS's 400 ExpiredToken, a DeleteObjects <Error> entry)."""
+
+    def __init__(self, status: int, code: str, *, per_key_delete: bool = False) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def answer(self) -> None:
+                outer.requests.append(self.command)
+                sent = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.command == "GET" and per_key_delete:  # the bucket check: empty
+                    status, body = (
+                        200,
+                        "<ListBucketResult><KeyCount>0</KeyCount></ListBucketResult>",
+                    )
+                elif (
+                    self.command == "POST" and per_key_delete
+                ):  # DeleteObjects: 200, per-key errors
+                    status, body = (
+                        200,
+                        "<DeleteResult>"
+                        + "".join(
+                            f"<Error><Key>{k}</Key><Code>{code}</Code><Message>no</Message></Error>"
+                            for k in re.findall(r"<Key>([^<]*)</Key>", sent)
+                        )
+                        + "</DeleteResult>",
+                    )
+                else:
+                    status, body = (
+                        outer.status,
+                        f"<Error><Code>{code}</Code><Message>no</Message></Error>",
+                    )
+                data = f'<?xml version="1.0" encoding="UTF-8"?>{body}'.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = answer
+
+        self.status = status
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def store(self, **options) -> S3Store:
+        return S3Store(
+            bucket="b",
+            endpoint_url=f"http://127.0.0.1:{self.server.server_port}",
+            access_key_id="AKIAEXAMPLE",
+            secret_access_key="s3cr3t",
+            session_token="tok",
+            retry_backoff=0.01,
+            **options,
+        )
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
 
 
 def chain(exc: BaseException | None) -> Iterator[BaseException]:
@@ -175,6 +262,22 @@ async def test_wrong_secret_is_refused_without_showing_it(swift_aio, bucket) -> 
         await store.close()
 
 
+async def test_session_token_is_not_in_the_error_or_its_causes(swift_aio, bucket) -> None:
+    # A wrong secret: s3api answers SignatureDoesNotMatch quoting the signed request,
+    # session token included; a logged traceback must not carry that answer.
+    token = "t0ken-do-not-print-4c1d"
+    options = {**s3_options(swift_aio), "secret_access_key": WRONG_SECRET, "retries": 0}
+    store = S3Store(bucket=bucket, session_token=token, **options)
+    try:
+        with pytest.raises((Unauthenticated, PermissionDenied)) as info:
+            await store.head("x")
+        printed = "".join(traceback.format_exception(info.value))
+        assert "Traceback" in printed and token not in printed
+        assert all(token not in str(exc) for exc in chain(info.value))
+    finally:
+        await store.close()
+
+
 async def test_missing_bucket_says_so(swift_aio) -> None:
     store = S3Store(bucket="no-such-bucket-here", **s3_options(swift_aio))
     try:
@@ -191,6 +294,67 @@ async def test_unreachable_endpoint_is_unavailable(swift_aio) -> None:
     try:
         with pytest.raises(Unavailable, match="unreachable"):
             await store.get("x")
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("code", ["ExpiredToken", "InvalidToken", "TokenRefreshRequired"])
+async def test_expired_session_token_is_unauthenticated(code: str) -> None:
+    fake = FakeS3(400, code)  # AWS's answer to a stale session token
+    store = fake.store()
+    try:
+        with pytest.raises(Unauthenticated, match=code):
+            await store.head("x")
+    finally:
+        await store.close()
+        fake.stop()
+
+
+@pytest.mark.parametrize(
+    "code, error, posts",
+    [("AccessDenied", PermissionDenied, 1), ("InternalError", Unavailable, 3)],
+)
+async def test_keys_a_delete_refuses_are_errors_by_their_code(code, error, posts) -> None:
+    fake = FakeS3(200, code, per_key_delete=True)
+    store = fake.store(retries=2)
+    try:
+        with pytest.raises(error) as info:
+            await store.delete_many(["a.ipynb", "b.ipynb"])
+        assert "unreachable" not in str(info.value)
+        assert fake.requests.count("POST") == posts  # only "try again" codes are retried
+    finally:
+        await store.close()
+        fake.stop()
+
+
+@pytest.mark.parametrize(
+    "setting, value, named",
+    [
+        ("session_token", "tok\nen", "session_token"),
+        ("access_key_id", "key\tid", "access_key_id"),
+        ("region", "us east 1", "region"),
+        ("endpoint_url", "http//nohost:x", "endpoint_url"),
+        ("endpoint_url", "http://127.0.0.1:port", "endpoint_url"),
+    ],
+)
+async def test_settings_obstore_would_panic_on_are_refused(
+    swift_aio, setting, value, named
+) -> None:
+    store = S3Store(bucket="b", **{**s3_options(swift_aio), setting: value})
+    try:
+        with pytest.raises(InvalidRequest, match=f"S3Store.{named}"):
+            await store.head("x")
+    finally:
+        await store.close()
+
+
+async def test_settings_pasted_with_a_newline_work(swift_aio, bucket) -> None:
+    options = {k: f" {v}\n" for k, v in s3_options(swift_aio).items()}
+    store = S3Store(bucket=bucket, **options)
+    try:
+        assert store.region == swift_aio.region
+        await store.put("nb.ipynb", b"{}")
+        assert (await store.get("nb.ipynb"))[1] == b"{}"
     finally:
         await store.close()
 
@@ -272,6 +436,43 @@ async def test_failed_multipart_upload_leaves_nothing(swift_aio, bucket) -> None
     finally:
         conn.close()
     assert segments == []
+
+
+class SlowBody:
+    """A plain async iterator (no aclose) of 1 MiB chunks, each after a pause."""
+
+    def __init__(self, n: int) -> None:
+        self.i, self.n = 0, n
+
+    def __aiter__(self) -> SlowBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self.i >= self.n:
+            raise StopAsyncIteration
+        await anyio.sleep(0.05)
+        self.i += 1
+        return pattern(self.i)
+
+
+async def slow_chunks(n: int) -> AsyncIterator[bytes]:
+    for i in range(n):
+        await anyio.sleep(0.05)
+        yield pattern(i)
+
+
+@pytest.mark.parametrize("make_body", [slow_chunks, SlowBody], ids=["generator", "iterator"])
+async def test_cancelled_multipart_upload_is_aborted(swift_aio, bucket, make_body) -> None:
+    store = S3Store(bucket=bucket, part_size=5 * MiB, **s3_options(swift_aio))
+    try:
+        with anyio.move_on_after(1.0) as scope:  # ~20 MiB sent by then: parts uploaded
+            await store.put("big.bin", make_body(200))
+        assert scope.cancelled_caught  # the cancellation, not an error from the body
+        with pytest.raises(NotFound):
+            await store.head("big.bin")
+    finally:
+        await store.close()
+    assert segments_left(swift_aio, bucket) == []  # aborted before put() gave up
 
 
 async def test_large_streams_with_a_mode_are_checked_first(s3: S3Store) -> None:
@@ -409,6 +610,29 @@ async def test_markers_are_hidden_objects_other_tools_see_as_folders(
     assert await names(s3) == ([], ["a/", "x/"])
     assert await names(s3, "x/") == ([], ["x/y/"])
     assert await names(s3, "x/y/") == (["x/y/"], [])
+
+
+async def test_folders_other_tools_made_are_folders_in_recursive_listings(
+    s3: S3Store, swift_aio
+) -> None:
+    await s3.put("nb/good.ipynb", b"{}")
+    await s3.put("nb/sub/inner.ipynb", b"{}")
+    await s3.put("nb/zero.txt", b"")  # a real empty file stays a file
+    conn = swift_conn(swift_aio)
+    try:  # what the AWS console's "Create folder" makes
+        conn.put_object(s3.bucket, "alice/nb/sub/", b"")
+        conn.put_object(s3.bucket, "alice/nb/empty/", b"")
+    finally:
+        conn.close()
+    expected = ["nb/empty/", "nb/good.ipynb", "nb/sub/", "nb/sub/inner.ipynb", "nb/zero.txt"]
+    assert await keys_under(s3, "nb/") == expected
+    assert await names(s3, "nb/", delimiter=None) == (expected, [])
+    await move_tree(s3, "nb/", "renamed/", concurrency=4)
+    assert await names(s3, "renamed/", delimiter=None) == (
+        [k.replace("nb/", "renamed/") for k in expected],
+        [],
+    )
+    assert (await s3.get("renamed/sub/inner.ipynb"))[1] == b"{}"
 
 
 async def test_markers_sort_before_names_that_sort_before_the_hidden_object(

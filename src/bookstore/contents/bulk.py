@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import anyio
 
@@ -48,15 +49,25 @@ async def copy_keys(store: Store, pairs: list[tuple[str, str]], *, concurrency: 
         raise first from exc
 
 
-async def move_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:
+async def move_tree(
+    store: Store,
+    src_prefix: str,
+    dst_prefix: str,
+    *,
+    concurrency: int,
+    copied: Callable[[], None] | None = None,
+) -> int:
     """Copy everything under ``src_prefix`` to ``dst_prefix``, then delete the originals.
 
-    Nothing is deleted until every copy has succeeded, so a failure part-way
-    leaves the source complete. Returns the number of objects moved.
+    Nothing is deleted until every copy has succeeded, so a failure in the copies
+    leaves the source complete; ``copied()`` is called once they all are, before the
+    first delete. Returns the number of objects moved.
     """
     keys = await keys_under(store, src_prefix)
     pairs = [(k, dst_prefix + k[len(src_prefix) :]) for k in keys]
     await copy_keys(store, pairs, concurrency=concurrency)
+    if copied is not None:
+        copied()
     await store.delete_many(keys)
     return len(keys)
 

@@ -49,7 +49,7 @@ def _valid_id(checkpoint_id: str) -> str:
 
 
 class BookstoreCheckpoints(AsyncCheckpoints):
-    """Checkpoints for ``BookstoreContentsManager``: many per file, newest first."""
+    """Checkpoints for ``BookstoreContentsManager``: many per file, listed oldest first."""
 
     max_checkpoints = Integer(
         20, config=True, help="Checkpoints kept per file; the oldest are deleted beyond this."
@@ -151,9 +151,10 @@ class BookstoreCheckpoints(AsyncCheckpoints):
 
     @http_errors
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        # Oldest first, as JupyterLab expects: its "Revert to Checkpoint" reverses the
+        # list to offer the newest first, and a restore without an id takes the last.
         objects = (await self._listing(path)).objects
-        newest_first = sorted(objects, key=lambda o: o.key, reverse=True)
-        return [self._model(o, path) for o in newest_first]
+        return [self._model(o, path) for o in sorted(objects, key=lambda o: o.key)]
 
     @http_errors
     async def rename_all_checkpoints(self, old_path: str, new_path: str) -> None:

@@ -45,41 +45,48 @@ class Encoded:
     md5: str
 
 
-def notebook_json(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> bytes:
+def notebook_json(
+    nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any], end: bytes = b""
+) -> bytes:
     """``nbformat.writes(nb, NO_CONVERT, capture_validation_error=...)`` as UTF-8, byte for
-    byte, without its deep copy of the whole notebook (a sixth of a save's CPU at 10 MB).
+    byte, then ``end``, without its deep copy of the whole notebook (a sixth of a save's
+    CPU at 10 MB).
 
     ``nb`` must be the caller's own: it is changed in place (lines split, transient
     metadata dropped).
     """
     if nb.get("nbformat") != 4:
-        return nbformat.writes(
+        text = nbformat.writes(
             nb, version=nbformat.NO_CONVERT, capture_validation_error=capture_validation_error
-        ).encode("utf-8")
+        )
+        return text.encode("utf-8") + end
     try:
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         get_logger().error("Notebook JSON is invalid: %s", exc)
         capture_validation_error["ValidationError"] = exc
-    return json_bytes(strip_transient(split_lines(nb)))
+    return json_bytes(strip_transient(split_lines(nb)), end)
 
 
 def encode_notebook(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any]) -> Encoded:
-    """``notebook_json(nb, ...)`` as UTF-8, with its digests."""
-    return digest(notebook_json(nb, capture_validation_error))
+    """The bytes ``nbformat.write`` puts in a file (``notebook_json`` and a newline, as
+    FileContentsManager stores them), with their digests."""
+    return digest(notebook_json(nb, capture_validation_error, b"\n"))
 
 
 class _Unusual(Exception):
     """A value the fast encoder leaves to ``json`` (and its errors)."""
 
 
-def json_bytes(obj: Any) -> bytes:
-    """``_ENCODER.encode(obj).encode("utf-8")``, byte for byte, with orjson escaping strings."""
+def json_bytes(obj: Any, end: bytes = b"") -> bytes:
+    """``_ENCODER.encode(obj).encode("utf-8") + end``, byte for byte, with orjson escaping
+    strings (``end`` joined with the rest: no copy of a big body to add it)."""
     out: list[bytes] = []
     try:
         _put(obj, 0, out.append)
     except (_Unusual, orjson.JSONEncodeError, RecursionError):
-        return _ENCODER.encode(obj).encode("utf-8")  # the reference, and its exact errors
+        return _ENCODER.encode(obj).encode("utf-8") + end  # the reference, its exact errors
+    out.append(end)
     return b"".join(out)
 
 

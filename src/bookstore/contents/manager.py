@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from traitlets import Float, Integer, Unicode, default
 
 from .. import errors
 from ..hub import expand_store_url
-from ..stores.base import ObjectMeta, Store, list_all
+from ..stores.base import ObjectMeta, Store, each, list_all
 from ..stores.cached import CachedListings
 from ..stores.registry import open_store
 from . import encoding, models
@@ -112,6 +113,10 @@ class BookstoreContentsManager(AsyncContentsManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._moving: set[str] = set()  # folders being renamed by this server
+        # Renames left half done (by a server that died, or by a store failure) are
+        # finished before anything else is served; at start if the store is up then.
+        self._unsettled = True
+        self._settling = anyio.Lock()
         self._clock = VersionClock()
         self._writing: Counter[str] = Counter()
         self._recent = RecentBytes(self.keep_recent_bytes)
@@ -180,21 +185,21 @@ class BookstoreContentsManager(AsyncContentsManager):
     def _reserved(self, path: str) -> bool:
         return path.split("/", 1)[0] == RESERVED
 
-    def _check_not_moving(self, path: str) -> None:
+    def check_not_moving(self, path: str) -> None:
         for folder in self._moving:
             if path == folder or path.startswith(f"{folder}/"):
                 raise HTTPError(409, f"{folder} is being renamed; try again in a moment")
 
-    def _check_readable(self, path: str) -> None:
-        self._check_not_moving(path)
+    def check_readable(self, path: str) -> None:
+        self.check_not_moving(path)
         if self._reserved(path) or (not self.allow_hidden and self._hidden(path)):
             self.log.info("Refusing to serve hidden file or directory %r, via 404 Error", path)
             raise HTTPError(404, f"No such file or directory: {path}")
 
-    def _check_writable(self, path: str, action: str) -> None:
+    def check_writable(self, path: str, action: str) -> None:
         if not path:
             raise HTTPError(400, f"Cannot {action} the root folder")
-        self._check_not_moving(path)
+        self.check_not_moving(path)
         if self._reserved(path):
             raise HTTPError(400, f"Cannot {action} {path!r}: {RESERVED}/ is reserved by Bookstore")
         if not self.allow_hidden and self._hidden(path):
@@ -229,10 +234,34 @@ class BookstoreContentsManager(AsyncContentsManager):
             return True
         if await self._head(f"{path}/") is not None:
             return True
+        return await self._has_children(path)
+
+    async def _has_children(self, path: str) -> bool:
+        """Whether anything (a folder marker included) is stored under ``path/``."""
         async with aclosing(self.store.list(f"{path}/", delimiter="/")) as pages:
             async for page in pages:
                 return bool(page.objects or page.prefixes)
         return False
+
+    async def _check_kind_free(self, path: str, *, new: bool = False) -> None:
+        """Refuse what a disk cannot hold: a file named as a folder, or below a file.
+
+        A path this server knows as a file is an overwrite and costs nothing; else the
+        checks run side by side, one round trip. ``new``: ``path`` is known to be free.
+        """
+        if not new and self._clock.known(path) is not None:
+            return
+        parts = path.split("/")
+        parents = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        checks = [self._head(p) for p in parents]
+        if not new:
+            checks += [self._head(path), self._has_children(path)]
+        found = await each(lambda check: check, checks)
+        for parent, meta in zip(parents, found, strict=False):
+            if meta is not None:
+                raise HTTPError(400, f"{parent} is a file, not a folder", reason="bad type")
+        if not new and found[-2] is None and found[-1]:
+            raise HTTPError(400, f"{path} is a folder, not a file", reason="bad type")
 
     @http_errors
     async def dir_exists(self, path: str) -> bool:
@@ -272,7 +301,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         require_hash: bool = False,
     ) -> dict[str, Any]:
         path = self._norm(path)
-        self._check_readable(path)
+        self.check_readable(path)
+        await self._settle()
         if type not in (None, "directory", "file", "notebook"):
             raise HTTPError(400, f"Unknown type {type!r}", reason="bad type")
         if format not in (None, "text", "base64", "json"):
@@ -441,7 +471,8 @@ class BookstoreContentsManager(AsyncContentsManager):
     @http_errors
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         path = self._norm(path)
-        self._check_writable(path, "save")
+        self.check_writable(path, "save")
+        await self._settle()
         chunk = model.get("chunk")
         if chunk in (None, 1):
             self.run_pre_save_hooks(model=model, path=path)
@@ -454,6 +485,8 @@ class BookstoreContentsManager(AsyncContentsManager):
             return await self._save_chunk(model, path, chunk)
 
         message = None
+        if kind in ("notebook", "file"):
+            await self._check_kind_free(path)
         if kind == "notebook":
             meta = await self._save_notebook(model, path)
             message = model.get("message")
@@ -528,13 +561,15 @@ class BookstoreContentsManager(AsyncContentsManager):
         try:
             if format == "text":
                 return content.encode("utf-8")
-            return base64.b64decode(content.encode("ascii"), validate=True)
+            # Line breaks allowed: encodebytes, as our answers use, writes them.
+            return base64.b64decode("".join(content.split()).encode("ascii"), validate=True)
         except (UnicodeError, binascii.Error) as exc:
             raise HTTPError(400, f"Encoding error saving {path}: {exc}") from exc
 
     async def _save_directory(self, path: str) -> ObjectMeta:
         if await self._head(path) is not None:
             raise HTTPError(400, f"Not a directory: {path}")
+        await self._check_kind_free(path, new=True)  # its parents: folders, not files
         return await self.store.put(f"{path}/", b"", content_type=DIRECTORY_CONTENT_TYPE)
 
     async def _save_chunk(self, model: dict[str, Any], path: str, chunk: Any) -> dict[str, Any]:
@@ -553,16 +588,17 @@ class BookstoreContentsManager(AsyncContentsManager):
         data = self._decode(model["content"], model.get("format"), path)
         staging = _upload_prefix(path)
         if chunk == 1:  # a new upload replaces any abandoned one
+            await self._check_kind_free(path)
             await self.store.delete_many(await self._staged_parts(staging))
             number = 1
         elif chunk > 1:  # each part checks the one before: one HEAD, not a listing per chunk
             number = chunk
             if await self._head(_part_key(staging, number - 1)) is None:
                 await self._lost_chunk(path, staging, chunk)
-        else:  # the last: the staged parts must be 1..n, without a gap
+        else:  # the last: the staged parts must be 1..n, without a gap, n >= 1
             parts = await self._staged_parts(staging)
             number = len(parts) + 1
-            if parts != [_part_key(staging, n) for n in range(1, number)]:
+            if not parts or parts != [_part_key(staging, n) for n in range(1, number)]:
                 await self._lost_chunk(path, staging, chunk)
         expected = [_part_key(staging, n) for n in range(1, number)]
         part_key = _part_key(staging, number)
@@ -594,12 +630,40 @@ class BookstoreContentsManager(AsyncContentsManager):
         listing = await list_all(self.store, staging, delimiter="/")
         return sorted(o.key for o in listing.objects if o.key[len(staging) :].startswith("part-"))
 
+    # -- checkpoints: the same path rules as the files they keep ---------------
+    # (else a checkpoint of .bookstore/shares/... could bring a revoked link back)
+
+    async def create_checkpoint(self, path: str) -> dict[str, Any]:
+        path = self._norm(path)
+        self.check_writable(path, "make a checkpoint of")
+        await self._settle()
+        return await super().create_checkpoint(path)
+
+    async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        path = self._norm(path)
+        self.check_readable(path)
+        await self._settle()
+        return await super().list_checkpoints(path)
+
+    async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        path = self._norm(path)
+        self.check_writable(path, "restore")
+        await self._settle()
+        await super().restore_checkpoint(checkpoint_id, path)
+
+    async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        path = self._norm(path)
+        self.check_writable(path, "delete a checkpoint of")
+        await self._settle()
+        await super().delete_checkpoint(checkpoint_id, path)
+
     # -- delete, rename, copy ------------------------------------------------
 
     @http_errors
     async def delete_file(self, path: str) -> None:
         path = self._norm(path)
-        self._check_writable(path, "delete")
+        self.check_writable(path, "delete")
+        await self._settle()
         self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
@@ -619,19 +683,27 @@ class BookstoreContentsManager(AsyncContentsManager):
         old_path, new_path = self._norm(old_path), self._norm(new_path)
         if old_path == new_path:
             return
-        self._check_writable(old_path, "rename")
-        self._check_writable(new_path, "rename to")
+        self.check_writable(old_path, "rename")
+        self.check_writable(new_path, "rename to")
+        await self._settle()
         if new_path.startswith(f"{old_path}/"):
             raise HTTPError(400, f"Cannot move {old_path} into itself")
         if await self._exists(new_path):
             raise HTTPError(409, f"File already exists: {new_path}")
+        await self._check_kind_free(new_path, new=True)
         self._forget(old_path)
         self._forget(new_path)
         moves = [(checkpoint_prefix(old_path), checkpoint_prefix(new_path))]
         if await self._head(old_path) is not None:
             await self.store.copy(old_path, new_path)
             await self.store.delete(old_path)
-            await self._move_trees(moves)
+            try:
+                await self._move_trees(moves)
+            except Exception:
+                # The file has moved: its checkpoints and links must follow it later.
+                await self._journal(moves, [old_path, new_path])
+                self._unsettled = True
+                raise
             await self._shares_follow(old_path, new_path)
         elif not await self._is_dir(old_path):
             raise HTTPError(404, f"File or directory does not exist: {old_path}")
@@ -647,25 +719,41 @@ class BookstoreContentsManager(AsyncContentsManager):
         between finishes both when it starts again (``resume_renames``). Meanwhile
         this server answers 409 for both folders instead of showing half of each.
         """
-        journal = f"{RENAMES_ROOT}{uuid.uuid4().hex}.json"
-        await self.store.put(journal, json.dumps({"moves": moves, "paths": [old, new]}).encode())
+        journal = await self._journal(moves, [old, new])
         self._moving |= {old, new}
+        deleting = False
+
+        def copied() -> None:
+            nonlocal deleting
+            deleting = True
+
         try:
-            await self._move_trees(moves)
+            await self._move_trees(moves, first_copied=copied)
         except Exception:
-            await self.store.delete(journal)  # the copies were rolled back: nothing to resume
+            if not deleting:  # the copies were rolled back: nothing to resume
+                await self.store.delete(journal)
+            else:  # half moved: finished before this server serves anything else
+                self._unsettled = True
             raise
         finally:
             self._moving -= {old, new}
         await self._shares_follow(old, new)
         await self.store.delete(journal)
 
-    async def _move_trees(self, moves: list[tuple[str, str]]) -> None:
+    async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> str:
+        journal = f"{RENAMES_ROOT}{uuid.uuid4().hex}.json"
+        await self.store.put(journal, json.dumps({"moves": moves, "paths": paths}).encode())
+        return journal
+
+    async def _move_trees(
+        self, moves: list[tuple[str, str]], first_copied: Callable[[], None] | None = None
+    ) -> None:
         for old, new in moves:  # what was known of their checkpoints no longer holds
             self.checkpoints.forget(old[:-1].removeprefix(CHECKPOINT_ROOT))
             self.checkpoints.forget(new[:-1].removeprefix(CHECKPOINT_ROOT))
-        for src, dst in moves:
-            await move_tree(self.store, src, dst, concurrency=self.concurrency)
+        for i, (src, dst) in enumerate(moves):
+            copied = first_copied if i == 0 else None
+            await move_tree(self.store, src, dst, concurrency=self.concurrency, copied=copied)
 
     def _forget(self, path: str) -> None:
         """What was known of ``path`` (and below) no longer holds: deleted, moved, copied over."""
@@ -680,8 +768,15 @@ class BookstoreContentsManager(AsyncContentsManager):
         await self.store.delete_many(old)
         return len(old)
 
+    async def _settle(self) -> None:
+        if self._unsettled:
+            async with self._settling:
+                if self._unsettled:
+                    await self.resume_renames()
+
     async def resume_renames(self) -> int:
-        """Finish folder renames a previous server left half done; returns how many."""
+        """Finish renames left half done (by a server that died, or a store failure);
+        returns how many."""
         journals = await list_all(self.store, RENAMES_ROOT, delimiter="/")
         for obj in journals.objects:
             _, raw = await self.store.get(obj.key)
@@ -692,12 +787,14 @@ class BookstoreContentsManager(AsyncContentsManager):
             if paths := journal.get("paths"):  # the folder's own; share records follow it
                 await self._shares_follow(*paths)
             await self.store.delete(obj.key)
+        self._unsettled = False
         return len(journals.objects)
 
     @http_errors
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
         path = self._norm(from_path)
-        self._check_readable(path)
+        self.check_readable(path)
+        await self._settle()
         from_dir, _, from_name = path.rpartition("/")
         meta = await self._head(path)
         if meta is None and not await self._is_dir(path):
@@ -707,7 +804,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         if await self._is_dir(target):
             name = copy_pat.sub(".", from_name)
             target = _join(target, await self.increment_filename(name, target, insert="-Copy"))
-        self._check_writable(target, "copy to")
+        self.check_writable(target, "copy to")
         if target == path or target.startswith(f"{path}/"):
             raise HTTPError(400, f"Cannot copy {path} onto or into itself")
 

@@ -56,6 +56,7 @@ class HistoryHandler(BookstoreHandler):
         checkpoint_id = _version_id(self.body().get("id"))
         if checkpoint_id == history.CURRENT:
             raise HTTPError(400, "Restore needs a checkpoint id, not 'current'")
+        self.bookstore.check_not_moving(path)  # 409 while its folder is being renamed
         store = self.bookstore.store
         saved, meta = await history.restore_keeping_current(store, path, checkpoint_id)
         self.bookstore.wrote(path, meta)  # open rooms reload it; no other writer's change

@@ -12,7 +12,8 @@ Layout
 
 Writes
     Bytes go to a temp file in the staging dir (same file system), are fsynced,
-    then renamed into place: readers see the old file or the new one. ``create``
+    then renamed into place: readers see the old file or the new one. The folders
+    whose entries changed (new ones, and the file's) are fsynced before put returns. ``create``
     links the temp file to its name (``os.link`` fails if the name exists, even
     across processes). ``IfMatch`` compares and renames under a lock shared by
     every LocalStore of this root in the process; another process writing the
@@ -191,7 +192,11 @@ class LocalStore(LoggingConfigurable):
     page_size = Int(
         1000, config=True, help="Most entries (objects + prefixes) in one listing page."
     )
-    fsync = Bool(True, config=True, help="fsync each file before it replaces the old one.")
+    fsync = Bool(
+        True,
+        config=True,
+        help="fsync each file before it replaces the old one, and its folders after.",
+    )
     xattrs = Bool(
         None,
         allow_none=True,
@@ -397,11 +402,15 @@ class LocalStore(LoggingConfigurable):
             self.log.warning("%s: no xattrs, so user metadata is not kept", self.description)
         return info
 
-    def _make_parents(self, path: str, key: str) -> None:
-        """Create the folders above ``path``, refusing symlinks and files in the way."""
+    def _make_parents(self, path: str, key: str) -> list[str]:
+        """Create the folders above ``path``, refusing symlinks and files in the way;
+        returns the folders whose entries change (``path``'s, and the new ones' parents)."""
         directory = os.path.dirname(path)
         if not self._within(directory):
             raise InvalidRequest(f"{self.description}: {key!r} would go through a symlink")
+        changed = [directory]
+        while not os.path.isdir(changed[-1]):
+            changed.append(os.path.dirname(changed[-1]))
         try:
             os.makedirs(directory, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -412,6 +421,21 @@ class LocalStore(LoggingConfigurable):
             raise InvalidRequest(
                 f"{self.description}: cannot write {key!r}: a folder of that name exists"
             )
+        return changed
+
+    def _sync_dirs(self, directories: list[str]) -> None:
+        """fsync folders whose entries changed: until then a crash can undo a rename or mkdir."""
+        if not self.fsync:
+            return
+        for directory in directories:
+            try:
+                fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # pruned by a delete meanwhile: nothing of ours in it to keep
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def _commit(
         self, key: str, fd: int, tmp: str, mode: PutMode, info: dict[str, Any]
@@ -424,7 +448,7 @@ class LocalStore(LoggingConfigurable):
             self._check_mode(key, mode)  # before makedirs: a new folder is no marker
             for attempt in range(5):
                 try:
-                    self._make_parents(path, key)
+                    changed = self._make_parents(path, key)
                     if mode == "create":
                         self._link(tmp, path, key)
                     else:
@@ -435,6 +459,7 @@ class LocalStore(LoggingConfigurable):
                     if attempt == 4:
                         raise
             st = os.fstat(fd)
+        self._sync_dirs(changed)
         return self._meta(key, st, info if self._use_xattrs else None)
 
     def _link(self, tmp: str, path: str, key: str) -> None:

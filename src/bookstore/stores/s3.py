@@ -11,7 +11,8 @@ How it fits together:
   object ``a/b/.bookstore-dir``, the name LocalStore gives its marker files. Other S3
   tools then see the folder ``a/b/`` holding one small hidden object. Folders made by
   those tools (a zero-byte ``a/b/`` key) are listed as folders too, and as the marker
-  when their own folder is listed, but obstore cannot read or delete them.
+  when their own folder is listed (HEAD tells them from empty files in recursive
+  listings), and copied as empty markers, but obstore cannot read or delete them.
 - **Conditional writes**: ``create`` is ``If-None-Match: *``, one at a time per key
   in this process (Swift's s3api checks it before reading the body, so racing creates
   can all win there). ``IfMatch`` is sent as ``If-Match`` (AWS since 2024, MinIO,
@@ -20,7 +21,8 @@ How it fits together:
   process, with a one-round-trip window against writers elsewhere.
 - **Bodies**: bytes and streams up to ``part_size`` go in one PUT (ETag = MD5 of the
   bytes). Longer streams are a multipart upload fed part by part, at most
-  ``upload_concurrency`` parts in flight; a body that fails aborts the upload.
+  ``upload_concurrency`` parts in flight; a body that fails, or a caller that is
+  cancelled, aborts the upload before put() returns.
 - **Errors**: ``_errors()`` is the one place where obstore's exceptions become
   ``bookstore.errors``; messages carry the S3 status and error code, never a
   credential or a response body.
@@ -35,10 +37,11 @@ import os
 import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import obstore
@@ -106,6 +109,10 @@ _CREDENTIAL_CODES = frozenset(
         "TokenRefreshRequired",
     }
 )
+#: S3 error codes that say "try again later" (AWS's advice for each).
+_RETRYABLE_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown"})
+#: obstore's message for a key a DeleteObjects answer (HTTP 200) lists as an <Error>.
+_DELETE_REFUSED = re.compile(r"DeleteObjects request failed for key .*\(code: ([^)\s]{1,64})\)")
 _NO_OBSTORE_RETRIES = {"max_retries": 0}
 
 
@@ -113,10 +120,18 @@ class _ServerLacks(InvalidRequest):
     """The server does not implement what was asked (HTTP 501, or obstore can't)."""
 
 
+class _Abandoned(Exception):
+    """Raised into a multipart body whose caller was cancelled, so obstore aborts it."""
+
+
 @dataclass
 class _Upload:
     size: int = 0
     body_error: BaseException | None = None
+    rest_done: bool = False  # the caller's iterator ended or raised: nothing to close
+    abandoned: bool = False
+    pulling: anyio.CancelScope | None = None
+    sending: anyio.CancelScope | None = None
 
 
 class ObstoreStore(RemoteStoreSettings):
@@ -347,7 +362,18 @@ class ObstoreStore(RemoteStoreSettings):
     async def copy_blind(self, src: str, dst: str) -> None:
         src_name, dst_name = self._name(src), self._name(dst)
         # CopyObject keeps the content type and user metadata (MetadataDirective COPY).
-        await self._call("copy", src, lambda c: obstore.copy_async(c, src_name, dst_name))
+        try:
+            await self._call("copy", src, lambda c: obstore.copy_async(c, src_name, dst_name))
+        except NotFound:
+            # A folder another S3 tool made (a zero-byte "src" key) can't be read
+            # through obstore: its copy is an empty marker.
+            if not (src.endswith("/") and await self._lists_marker(src)):
+                raise
+            await self.put(dst, b"")
+
+    async def _lists_marker(self, folder: str) -> bool:
+        entries = await self._folder(self.prefix + folder)  # the marker sorts first
+        return bool(entries) and isinstance(entries[0], ObjectMeta) and entries[0].key == folder
 
     async def compose(
         self, dst: str, parts: list[str], *, content_type: str | None = None
@@ -421,40 +447,90 @@ class ObstoreStore(RemoteStoreSettings):
     ) -> tuple[str | None, int]:
         state = _Upload()
 
+        async def pull() -> bytes | None:
+            # obstore awaits each pull in an asyncio task of its own: a cancelled caller
+            # cancels this scope, the body raises, and obstore aborts the upload.
+            if state.abandoned:
+                raise _Abandoned
+            with anyio.CancelScope() as state.pulling:
+                try:
+                    return bytes(await anext(rest))
+                except StopAsyncIteration:
+                    state.rest_done = True
+                    return None
+                except BaseException:
+                    state.rest_done = True
+                    raise
+                finally:
+                    state.pulling = None
+            raise _Abandoned  # the scope was cancelled (and swallowed it)
+
         async def body() -> AsyncIterator[bytes]:
             try:
                 while first:
                     chunk = first.popleft()
                     state.size += len(chunk)
                     yield chunk
-                async for chunk in rest:
+                while (chunk := await pull()) is not None:
                     if chunk:
                         state.size += len(chunk)
-                        yield bytes(chunk)
+                        yield chunk
             except BaseException as exc:  # the caller's body broke: obstore aborts the upload
                 state.body_error = exc
                 raise
 
-        async def upload() -> str | None:
-            try:
-                result = await self._call(
-                    "write",
-                    key,
-                    lambda c: obstore.put_async(
-                        c,
-                        name,
-                        body(),
-                        attributes=attributes,
-                        use_multipart=True,
-                        chunk_size=self.part_size,
-                        max_concurrency=self.upload_concurrency,
-                    ),
-                    retry=False,  # a consumed stream can't be sent again
+        async def send(outcome: list[Any], done: anyio.Event) -> None:
+            # Shielded: obstore drops, and does not abort, an upload whose call is
+            # cancelled; a cancelled caller breaks the body instead (see pull).
+            with anyio.CancelScope(shield=True) as state.sending:
+                try:
+                    outcome.append(
+                        await self._call(
+                            "write",
+                            key,
+                            lambda c: obstore.put_async(
+                                c,
+                                name,
+                                body(),
+                                attributes=attributes,
+                                use_multipart=True,
+                                chunk_size=self.part_size,
+                                max_concurrency=self.upload_concurrency,
+                            ),
+                            retry=False,  # a consumed stream can't be sent again
+                        )
+                    )
+                except Exception as exc:
+                    outcome.append(exc)
+                finally:
+                    done.set()
+            if state.sending.cancelled_caught:
+                self.log.warning(
+                    "%s: the abort of a cancelled multipart upload took over %ss; its "
+                    "parts may be left (a bucket lifecycle rule removes them)",
+                    self._where(key),
+                    self.timeout,
                 )
-            except BaseException:
+
+        async def upload() -> str | None:
+            outcome: list[Any] = []
+            done = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send, outcome, done)
+                try:
+                    await done.wait()
+                except anyio.get_cancelled_exc_class():
+                    state.abandoned = True
+                    if state.pulling is not None:
+                        state.pulling.cancel()
+                    if state.sending is not None:
+                        state.sending.deadline = anyio.current_time() + self.timeout
+                    raise  # once the task group has waited for the abort
+            result = outcome[0]
+            if isinstance(result, BaseException):
                 if state.body_error is not None:
                     raise state.body_error from None
-                raise
+                raise result
             return _unquote(result.get("e_tag"))
 
         try:
@@ -464,8 +540,11 @@ class ObstoreStore(RemoteStoreSettings):
                 await self._check_mode(key, mode)
                 return await upload(), state.size
         finally:
-            if state.body_error is None and hasattr(rest, "aclose"):
-                await rest.aclose()
+            if not state.rest_done and hasattr(rest, "aclose"):
+                # Still running only if a pull outlived the abort's deadline: the
+                # caller's cancellation, not that, is what to report.
+                with suppress(RuntimeError):
+                    await rest.aclose()
 
     async def _check_mode(self, key: str, mode: PutMode) -> None:
         """Check ``create``/``IfMatch`` with a HEAD, for writes the server can't check."""
@@ -563,6 +642,8 @@ class ObstoreStore(RemoteStoreSettings):
                     name = path + "/"  # a "path/" key made by another tool, listed as "path"
                 elif path.endswith("/" + MARKER_FILE) or path == MARKER_FILE:
                     name = path[: -len(MARKER_FILE)]
+                elif obj["size"] == 0 and path.startswith(full) and not await self._exists(path):
+                    name = path + "/"  # listed as "path" but not there: a "path/" key
                 else:
                     name = path
                 previous = max(previous, path, key=str.encode)
@@ -591,6 +672,16 @@ class ObstoreStore(RemoteStoreSettings):
                 yield _listed(name[cut:], obj)
             with self._errors("list", full or "/"):
                 batch = await anext(stream, [])
+
+    async def _exists(self, name: str) -> bool:
+        """Whether the object ``name`` (no marker mapping) is there."""
+        try:
+            await self._call(
+                "read", name[len(self.prefix) :], lambda c: obstore.head_async(c, name)
+            )
+        except NotFound:
+            return False
+        return True
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -649,7 +740,23 @@ class ObstoreStore(RemoteStoreSettings):
 
     @contextmanager
     def _errors(self, action: str, key: str | None) -> Iterator[None]:
-        """The one translation of obstore's exceptions into bookstore errors."""
+        """The one translation of obstore's exceptions into bookstore errors.
+
+        The error raised does not carry obstore's as its cause: that text may echo the
+        server's answer, and S3's SignatureDoesNotMatch answer quotes the signed request
+        with its session token; a logged traceback would show it.
+        """
+        try:
+            with self._translated(action, key):
+                yield
+        except StoreError as exc:
+            if not isinstance(exc.__cause__ or exc.__context__, StoreError | None):
+                exc.__cause__ = exc.__context__ = None
+                exc.__suppress_context__ = True
+            raise
+
+    @contextmanager
+    def _translated(self, action: str, key: str | None) -> Iterator[None]:
         where = self._where(key)
         try:
             yield
@@ -683,6 +790,9 @@ class ObstoreStore(RemoteStoreSettings):
     def _status_error(self, exc: BaseError, action: str, where: str) -> StoreError:
         text = str(exc)
         found = _STATUS.search(text)
+        if found is None and (code := _code(exc)):
+            # A 200 that says no: a DeleteObjects <Error> entry, or an <Error> body.
+            return self._refused(exc, code, action, where)
         if found is None:  # no answer at all: refused, reset, timed out
             return Transient(
                 f"cannot {action} {where}: {self.location} is unreachable ({_first_line(text)})"
@@ -692,7 +802,8 @@ class ObstoreStore(RemoteStoreSettings):
         message = f"cannot {action} {where}: {said}"
         if code == "NoSuchBucket":
             return NotFound(self._no_bucket())
-        if status in (401, 403):
+        # AWS answers 400 to an expired or malformed session token.
+        if status in (401, 403) or code in _CREDENTIAL_CODES:
             return self._denied(exc, action, where)
         if status == 404:
             return NotFound(message)
@@ -717,6 +828,17 @@ class ObstoreStore(RemoteStoreSettings):
             f"cannot {action} {where}: access denied"
             + (f" ({code})" if code else " (wrong credentials, or not allowed)")
         )
+
+    def _refused(self, exc: BaseException, code: str, action: str, where: str) -> StoreError:
+        """An answer without an error status, by its S3 error code."""
+        message = f"cannot {action} {where}: {self.kind} said {code}"
+        if code in _CREDENTIAL_CODES or code == "AccessDenied":
+            return self._denied(exc, action, where)
+        if code == "NoSuchBucket":
+            return NotFound(self._no_bucket())
+        if code in _RETRYABLE_CODES:  # deleting again is harmless
+            return Transient(message)
+        return Unavailable(message)
 
     def _no_bucket(self) -> str:
         return (
@@ -767,8 +889,35 @@ class S3Store(ObstoreStore):
     def location(self) -> str:
         return self.endpoint_url or f"AWS ({self.region})"
 
+    @validate("endpoint_url", "region", "access_key_id", "secret_access_key", "session_token")
+    def _strip(self, proposal: Any) -> str:
+        return proposal["value"].strip()  # a value pasted with its newline
+
+    def _check_settings(self) -> None:
+        """What obstore would panic on, on every request, said once (never the value)."""
+        for trait in ("access_key_id", "session_token"):  # sent as headers
+            if not all(" " <= c < "\x7f" for c in getattr(self, trait)):
+                raise InvalidRequest(
+                    f"S3Store.{trait} holds a character an HTTP header cannot carry"
+                )
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.region):
+            raise InvalidRequest(f"S3Store.region {self.region!r} is not a region name")
+        if self.endpoint_url:
+            url = urlsplit(self.endpoint_url)
+            try:
+                url.port  # noqa: B018 - raises on a port that is not a number
+                valid = url.scheme.lower() in ("http", "https") and bool(url.hostname)
+            except ValueError:
+                valid = False
+            if not valid or not self.endpoint_url.isprintable() or " " in self.endpoint_url:
+                raise InvalidRequest(
+                    f"S3Store.endpoint_url {self.endpoint_url!r} is not http(s)://host[:port]"
+                )
+
     def _build_client(self) -> Any:
         from obstore.store import S3Store as ObstoreS3
+
+        self._check_settings()
 
         config: dict[str, Any] = {
             "region": self.region,
@@ -872,7 +1021,7 @@ def _unquote(etag: str | None) -> str | None:
 
 
 def _code(exc: BaseException) -> str | None:
-    found = _CODE.search(str(exc))
+    found = _CODE.search(str(exc)) or _DELETE_REFUSED.search(str(exc))
     return found.group(1) if found else None
 
 
