@@ -36,6 +36,8 @@ class MemoryYStore(LoggingConfigurable, BaseYStore, metaclass=_Meta):
     squash_after = Integer(
         500, config=True, help="Updates kept before they are merged into one (bounds memory)."
     )
+    #: The server's config: jupyter-collaboration makes stores without it (set by configure).
+    server_config: Any = None
 
     def __init__(
         self,
@@ -44,6 +46,8 @@ class MemoryYStore(LoggingConfigurable, BaseYStore, metaclass=_Meta):
         log: Logger | None = None,
         **kwargs: Any,
     ) -> None:
+        if "config" not in kwargs and "parent" not in kwargs and self.server_config is not None:
+            kwargs["config"] = self.server_config
         super().__init__(path=path, metadata_callback=metadata_callback, **kwargs)
         if log is not None:
             self.log = log
@@ -89,6 +93,7 @@ def configure(serverapp: Any, log: Logger) -> None:
     they build their managers and handlers.
     """
     apps = serverapp.extension_manager.extension_apps
+    MemoryYStore.server_config = serverapp.config
     for app in apps.get(YDOC_EXTENSION, ()):
         if "ystore_class" not in app.config.get("YDocExtension", {}):
             app.ystore_class = MemoryYStore

@@ -562,3 +562,43 @@ async def test_interrupted_rename_is_finished_by_the_first_request(store):
     fresh = BookstoreContentsManager(store=store)
     assert await names(fresh, "done") == [f"f{i}.txt" for i in range(6)]
     assert not await fresh.dir_exists("proj")
+
+
+async def test_a_folder_holding_one_being_renamed_answers_409(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model(), "top/busy/a.ipynb")
+    started, release = anyio.Event(), anyio.Event()
+    real_copy = store.copy_blind
+
+    async def slow_copy(src, dst):
+        started.set()
+        await release.wait()
+        return await real_copy(src, dst)
+
+    store.copy_blind = slow_copy
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(cm.rename, "top/busy", "top/moved")
+        await started.wait()
+        assert await status_of(cm.rename("top", "elsewhere")) == 409
+        assert await status_of(cm.delete("top")) == 409
+        release.set()
+    store.copy_blind = real_copy
+    assert await names(cm, "top") == ["moved"]
+
+
+async def test_an_unreadable_rename_journal_is_set_aside(store):
+    await store.put(".bookstore/renames/broken.json", b"{not json")
+    cm = BookstoreContentsManager(store=store)
+    await cm.save({"type": "file", "format": "text", "content": "x"}, "a.txt")  # not blocked
+    kept = [o.key for o in (await list_all(store, ".bookstore/renames/", delimiter=None)).objects]
+    assert kept == [".bookstore/renames/unreadable/broken.json"]
+    assert await cm.resume_renames() == 0
+
+
+async def test_a_copy_is_typed_and_checkpointed_as_a_save_would_be(cm):
+    await cm.save(nb_model(), "n.ipynb")
+    copy = await cm.copy("n.ipynb", "")
+    assert copy["type"] == "notebook"
+    assert len(await cm.list_checkpoints(copy["path"])) == 1  # its first, as a save makes
+    saved = await cm.save({"type": "file", "format": "text", "content": "{}"}, "f.ipynb")
+    assert saved["type"] == "notebook"  # typed by its name, as FileContentsManager answers

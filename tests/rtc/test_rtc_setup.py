@@ -61,6 +61,7 @@ def jp_server_config(swift_aio):
             "key": swift_aio.key,
         },
         "FileIdExtension": {"db_path": ":memory:"},
+        "MemoryYStore": {"squash_after": 7},
     }
 
 
@@ -70,6 +71,9 @@ def app(serverapp, name: str):
 
 
 async def test_bookstore_chooses_memory_history_and_its_file_ids(jp_serverapp):
-    assert app(jp_serverapp, "jupyter_server_ydoc").ystore_class is MemoryYStore
+    ystore_class = app(jp_serverapp, "jupyter_server_ydoc").ystore_class
+    assert ystore_class is MemoryYStore
+    # made as jupyter-collaboration makes a room's store: no config passed, yet configured
+    assert ystore_class(path="json:notebook:x", log=None).squash_after == 7
     ids = app(jp_serverapp, "jupyter_server_fileid").file_id_manager
     assert isinstance(ids, BookstoreFileIdManager)

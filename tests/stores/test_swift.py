@@ -282,6 +282,8 @@ class FlakySwift:
     def __init__(self) -> None:
         self.script: list[tuple[int, dict[str, str]]] = []
         self.hits: list[float] = []
+        self.info: list[int] = []  # statuses /info answers, then 200
+        self.info_hits = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -304,9 +306,14 @@ class FlakySwift:
                     url = f"http://127.0.0.1:{outer.port}/v1/AUTH_fake"
                     self.reply(200, {"X-Storage-Url": url, "X-Auth-Token": "AUTH_tkfake"})
                 elif self.path == "/info":
-                    self.reply(200, {"Content-Type": "application/json"}, b"{}")
+                    outer.info_hits += 1
+                    status = outer.info.pop(0) if outer.info else 200
+                    self.reply(status, {"Content-Type": "application/json"}, b"{}")
                 else:
                     self.reply(404, {})
+
+            def do_DELETE(self) -> None:
+                self.reply(204, {})
 
             def do_HEAD(self) -> None:
                 if self.path == "/v1/AUTH_fake/c":
@@ -415,6 +422,21 @@ async def test_swift_rate_limiting_498_is_retried(flaky):
     finally:
         await store.close()
     assert meta.etag == "abc" and len(flaky.hits) == 3
+
+
+async def test_info_is_asked_again_after_a_passing_failure(flaky):
+    # Without /info there is no bulk delete and no SLO: a 503 at start must not
+    # leave the store without them for the life of the server.
+    flaky.info = [503]
+    store = flaky.store(retries=0)
+    store.capabilities_retry = 0.0
+    try:
+        await store.head("obj")
+        assert flaky.info_hits == 1
+        await store.delete_many(["a"])  # asks again before choosing how to delete
+    finally:
+        await store.close()
+    assert flaky.info_hits == 2
 
 
 async def test_client_errors_are_not_retried(flaky):

@@ -20,6 +20,7 @@ import hashlib
 import http.client
 import json
 import math
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
@@ -197,6 +198,9 @@ class SwiftStore(RemoteStoreSettings):
     #: A temporary this old belongs to an upload whose server died: uploads finish with
     #: their temporaries well within it.
     stale_temporary = timedelta(hours=1)
+    #: Seconds before /info is asked again after it failed for a passing reason
+    #: (without it there is no bulk delete and no SLO).
+    capabilities_retry = 300.0
 
     @validate("workers", "page_size")
     def _at_least_one(self, proposal: Any) -> int:
@@ -219,6 +223,7 @@ class SwiftStore(RemoteStoreSettings):
         self._ready = False
         self._closed = False
         self._caps: dict[str, Any] = {}
+        self._caps_retry_at: float | None = None
         self._listing_limit = 10_000  # Swift's default; /info tells the cluster's
         self._retry = self.retry_policy()
 
@@ -374,15 +379,15 @@ class SwiftStore(RemoteStoreSettings):
         names = [self._name(k) for k in keys]
         if not names:
             return
-        await self._ensure_ready()
-        bulk = self._caps.get("bulk_delete")
+        caps = await self._capabilities()
+        bulk = caps.get("bulk_delete")
         if bulk is None:  # middleware not installed: one DELETE per key
             await each(self.delete, keys)  # keys were checked above
             return
         # Swift's bulk middleware refuses a body line longer than a container and object
         # name together (it reads at most twice that): percent-encoded long non-ASCII names
         # can exceed it, and go one DELETE each instead.
-        swift = self._caps.get("swift") or {}
+        swift = caps.get("swift") or {}
         line_max = (
             int(swift.get("max_object_name_length", 1024))
             + int(swift.get("max_container_name_length", 256))
@@ -450,8 +455,8 @@ class SwiftStore(RemoteStoreSettings):
         metas = await each(self.head, parts)
         segments = [m for m in metas if m.size > 0]  # SLO refuses empty segments
         total = sum(m.size for m in segments)
-        await self._ensure_ready()
-        max_size = int(self._caps.get("swift", {}).get("max_file_size", 5 << 30))
+        caps = await self._capabilities()
+        max_size = int(caps.get("swift", {}).get("max_file_size", 5 << 30))
         if total > max_size:
             raise InvalidRequest(
                 f"cannot compose {self._where(dst)}: {total} bytes is more than this "
@@ -461,7 +466,7 @@ class SwiftStore(RemoteStoreSettings):
             return await self.put(dst, b"", content_type=ctype)
         if len(segments) == 1:
             return await self._copy_fresh(segments[0].key, dst, ctype)
-        slo = self._caps.get("slo")
+        slo = caps.get("slo")
         small = sum(1 for m in segments[:-1] if m.size < SLO_SMALL_SEGMENT)
         if slo is None or small > SLO_FREE_SMALL_SEGMENTS:
             return await compose_by_streaming(self, dst, parts, content_type=ctype)
@@ -643,16 +648,7 @@ class SwiftStore(RemoteStoreSettings):
         async with self._ready_lock:
             if self._ready:
                 return
-            try:
-                self._caps = await self._call(
-                    lambda c: c.get_capabilities(c.url), action="read /info of", ensure=False
-                )
-            except StoreError as exc:  # /info can be disabled; then assume the minimum
-                self.log.warning("Swift /info unavailable (%s): no bulk delete, no SLO", exc)
-                self._caps = {}
-            limit = (self._caps.get("swift") or {}).get("container_listing_limit")
-            if isinstance(limit, int) and limit > 0:
-                self._listing_limit = limit  # Swift refuses bigger pages with a 412
+            await self._read_capabilities()
             try:
                 await self._call(
                     lambda c: c.head_container(self.container), action="check", ensure=False
@@ -669,6 +665,29 @@ class SwiftStore(RemoteStoreSettings):
                 self.log.info("Created Swift container %r at %s", self.container, self._url)
             self._ready = True
             await self._sweep_temporaries()
+
+    async def _read_capabilities(self) -> None:
+        try:
+            self._caps = await self._call(
+                lambda c: c.get_capabilities(c.url), action="read /info of", ensure=False
+            )
+        except StoreError as exc:  # /info can be disabled; then assume the minimum
+            self.log.warning("Swift /info unavailable (%s): no bulk delete, no SLO", exc)
+            self._caps = {}
+            if isinstance(exc, Unavailable):  # a passing failure: ask again later
+                self._caps_retry_at = time.monotonic() + self.capabilities_retry
+            return
+        self._caps_retry_at = None
+        limit = (self._caps.get("swift") or {}).get("container_listing_limit")
+        if isinstance(limit, int) and limit > 0:
+            self._listing_limit = limit  # Swift refuses bigger pages with a 412
+
+    async def _capabilities(self) -> dict[str, Any]:
+        """The cluster's /info: read at start, and again after a passing failure."""
+        await self._ensure_ready()
+        if self._caps_retry_at is not None and time.monotonic() >= self._caps_retry_at:
+            await self._read_capabilities()
+        return self._caps
 
     async def _sweep_temporaries(self) -> None:
         """Delete the temporaries of uploads a server died in (they are never listed)."""

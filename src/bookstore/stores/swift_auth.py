@@ -380,7 +380,8 @@ class KeystoneAuth:
                 "project_id) is needed to use Swift"
             ) from exc
         except ksa.ClientException as exc:  # invalid responses, plugin errors
-            raise Unavailable(f"cannot authenticate {self.who} at {where}: {exc!s:.200}") from exc
+            detail = self._redact(str(exc))[:200]
+            raise Unavailable(f"cannot authenticate {self.who} at {where}: {detail}") from exc
 
 
 class RackspaceAuth(KeystoneAuth):
