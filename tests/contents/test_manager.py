@@ -602,3 +602,11 @@ async def test_a_copy_is_typed_and_checkpointed_as_a_save_would_be(cm):
     assert len(await cm.list_checkpoints(copy["path"])) == 1  # its first, as a save makes
     saved = await cm.save({"type": "file", "format": "text", "content": "{}"}, "f.ipynb")
     assert saved["type"] == "notebook"  # typed by its name, as FileContentsManager answers
+
+
+async def test_a_folder_pasted_into_itself_is_copied_once(cm):
+    await cm.save(nb_model(), "Folder/a.ipynb")
+    copy = await cm.copy("Folder", "Folder")  # JupyterLab: copy, open the folder, paste
+    assert copy["path"] == "Folder/Folder"
+    assert await names(cm, "Folder") == ["Folder", "a.ipynb"]
+    assert await names(cm, "Folder/Folder") == ["a.ipynb"]

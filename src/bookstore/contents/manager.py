@@ -814,8 +814,9 @@ class BookstoreContentsManager(AsyncContentsManager):
             name = copy_pat.sub(".", from_name)
             target = _join(target, await self.increment_filename(name, target, insert="-Copy"))
         self.check_writable(target, "copy to")
-        if target == path or target.startswith(f"{path}/"):
-            raise HTTPError(400, f"Cannot copy {path} onto or into itself")
+        if target == path:
+            raise HTTPError(400, f"Cannot copy {path} onto itself")
+        # Into itself is fine (as on a disk): its keys are listed before the first copy.
 
         self._forget(target)
         if meta is not None:
