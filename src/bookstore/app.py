@@ -71,3 +71,9 @@ class BookstoreApp(ExtensionApp):
                 serverapp.io_loop.add_callback(serverapp.stop)
             return
         self.log.info(cm.info_string())
+        from .sharing import SharingNotSupported
+
+        try:  # built now so that a sharing misconfiguration shows at start
+            cm.sharing()
+        except SharingNotSupported as exc:
+            self.log.info("Bookstore: no sharing here: %s", exc)

@@ -4,9 +4,11 @@ Registered on the ``bookstore`` group by one import at the end of ``cli.py``.
 
 A URL like ``swift://notebooks/alice/nb.ipynb`` names a key in a whole container,
 while a Jupyter server whose contents root is ``alice/`` keeps its records under
-``alice/.bookstore/``. So the contents root is found the way ``history`` finds
-checkpoints: the deepest folder above the key whose ``.bookstore/`` knows the file;
-shares made here then show in JupyterLab and the other way round.
+``alice/.bookstore/``, and revokes only those when the file is deleted there. So the
+contents root is found the way ``history`` finds checkpoints (the deepest folder
+above the key whose ``.bookstore/`` knows the file), else from the user's config or
+the deepest ``.bookstore/`` above the key (``_share_root``): shares made here then
+show in JupyterLab, die with the file there, and the other way round.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import click
 
 from bookstore.cli import State, _emit_json, _json_option, _run, _time, main
 from bookstore.errors import NotFound
+from bookstore.hub import UnsafeUsername
+from bookstore.ops import RESERVED, Target, parse_target
+from bookstore.settings import configured_store_url
 from bookstore.sharing import (
     InvalidShare,
     Share,
@@ -25,6 +30,7 @@ from bookstore.sharing import (
 )
 from bookstore.sharing.service import index_prefix
 from bookstore.stores.base import Store, list_all
+from bookstore.stores.registry import StoreURLError
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -37,24 +43,61 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
-async def _roots(store: Store, key: str) -> list[tuple[str, str]]:
-    """(contents root, path under it) for ``key``, the likeliest first: a root whose
-    ``.bookstore/`` has checkpoints or shares of the file, else the store's own root."""
-    from bookstore.contents.checkpoints import checkpoint_prefix
-
+def _candidates(key: str) -> list[tuple[str, str]]:
+    """(contents root, path under it) for each folder above ``key``, deepest first."""
     parts = key.strip("/").split("/")
-    candidates = [
+    return [
         ("".join(f"{p}/" for p in parts[:depth]), "/".join(parts[depth:]))
         for depth in range(len(parts) - 1, -1, -1)
     ]
+
+
+async def _roots(store: Store, key: str) -> list[tuple[str, str]]:
+    """The candidates whose ``.bookstore/`` has checkpoints or shares of the file."""
+    from bookstore.contents.checkpoints import checkpoint_prefix
+
     known = []
-    for root, path in candidates:
+    for root, path in _candidates(key):
         for prefix in (checkpoint_prefix(path), index_prefix(path)):
             page = await list_all(store, root + prefix, delimiter="/")
             if page.objects:
                 known.append((root, path))
                 break
-    return known or [("", key.strip("/"))]
+    return known
+
+
+def _configured_root(state: State, t: Target) -> str | None:
+    """The contents root of the user's own Jupyter server, if ``t`` is in its store."""
+    try:
+        url = configured_store_url(state.config)
+        home = parse_target(url) if url else None
+    except (StoreURLError, UnsafeUsername):  # a config it cannot use only guides less
+        return None
+    if home is None or (home.scheme, home.location) != (t.scheme, t.location):
+        return None
+    root = home.key.strip("/")
+    root = f"{root}/" if root else ""
+    return root if t.key.startswith(root) else None
+
+
+async def _share_root(state: State, store: Store, t: Target) -> tuple[str, str]:
+    """Where a new share of ``t`` is recorded: where the Jupyter server serving the file
+    looks, so that deleting it there revokes the link. In order: a root that already
+    knows the file; the root the user's config gives a server; the deepest folder above
+    the file where a server keeps its ``.bookstore/``; the store's own root."""
+    known = await _roots(store, t.key)
+    if known:
+        return known[0]
+    candidates = _candidates(t.key)
+    configured = _configured_root(state, t)
+    for root, path in candidates:
+        if root == configured:
+            return root, path
+    for root, path in candidates:
+        page = await list_all(store, f"{root}{RESERVED}/", delimiter="/")
+        if page.objects or page.prefixes:
+            return root, path
+    return candidates[-1]
 
 
 def _sharing(state: State, store: Store, root: str) -> Sharing:
@@ -88,7 +131,7 @@ def share(state: State, url: str, expires: str | None, public: bool, as_json: bo
         t = state.target(url)
         store = state.open(t, writable=True)
         try:
-            root, path = (await _roots(store, t.key))[0]
+            root, path = await _share_root(state, store, t)
             sharing = _sharing(state, store, root)
             try:
                 return await sharing.create(path, "public" if public else "signed", expires)
@@ -131,7 +174,7 @@ def unshare(state: State, url: str, share_id: str | None, rotate_key: bool, as_j
         revoked: list[Share] = []
         rotated = None
         try:
-            for root, path in await _roots(store, t.key):
+            for root, path in await _roots(store, t.key) or [await _share_root(state, store, t)]:
                 sharing = _sharing(state, store, root)
                 try:
                     if share_id is None or any(s.id == share_id for s in await sharing.list(path)):

@@ -10,8 +10,11 @@ from click.testing import CliRunner, Result
 from nbformat import writes
 from nbformat.v4 import new_code_cell, new_notebook
 from swiftclient.client import Connection
+from traitlets.config import Config
 
+from bookstore import BookstoreContentsManager
 from bookstore.cli import main
+from bookstore.stores.registry import open_store
 from kinds import unique
 
 
@@ -79,3 +82,55 @@ def test_share_usage_errors(run, container):
     assert "no share" in run("unshare", url, "--id", "abc", code=3).stderr
     memory = run("share", "memory://nowhere/x.ipynb", code=2)
     assert "links need a swift:// or s3:// store" in memory.stderr
+
+
+def test_share_refuses_absurd_lifetimes(run, container):
+    url = f"swift://{container}/alice/nb.ipynb"
+    for expires in ("99999999999w", "3000000d"):
+        assert "at most 3650d" in run("share", url, "--expires", expires, code=2).stderr
+
+
+@pytest.fixture
+def fresh(swift_aio, container):
+    """alice/fresh.ipynb: never checkpointed nor shared, beside a server's alice/.bookstore/."""
+    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
+    conn.put_object(container, "alice/fresh.ipynb", writes(new_notebook()).encode())
+    conn.close()
+    return f"swift://{container}/alice/fresh.ipynb"
+
+
+def test_a_file_without_history_is_shared_where_its_server_looks(
+    run, container, fresh, swift_aio, anon, jp_asyncio_loop
+):
+    """The record lands in alice/.bookstore/: the server on alice/ lists the share, and
+    deleting the file there revokes the link."""
+    made = json.loads(run("share", fresh, "--public", "--json").stdout)
+    auth = {"auth_url": swift_aio.auth_url, "user": swift_aio.user, "key": swift_aio.key}
+    store = open_store(f"swift://{container}/alice", config=Config({"SwiftStore": auth}))
+
+    async def in_jupyter() -> list[str]:
+        cm = BookstoreContentsManager(store=store)
+        listed = [s.id for s in await cm.sharing().list("fresh.ipynb")]
+        await cm.delete_file("fresh.ipynb")
+        await store.close()
+        return listed
+
+    assert jp_asyncio_loop.run_until_complete(in_jupyter()) == [made["id"]]
+    assert anon(made["url"]).status == 404
+
+
+def test_the_configured_store_gives_the_root(run, container, swift_aio, tmp_path):
+    """No .bookstore/ anywhere yet: the user's own server's root is where it goes."""
+    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
+    name = unique("cli-root")
+    conn.put_container(name)
+    conn.put_object(name, "bob/work/x.ipynb", writes(new_notebook()).encode())
+    config = tmp_path / "bookstore_config.py"
+    config.write_text(f"c.BookstoreContentsManager.store_url = 'swift://{name}/bob'\n")
+    made = json.loads(run("--config", str(config), "share", f"swift://{name}/bob/work/x.ipynb",
+                          "--json").stdout)  # fmt: skip
+    _, objects = conn.get_container(name, prefix="bob/.bookstore/shares/index/")
+    assert [o["name"] for o in objects] == [
+        f"bob/.bookstore/shares/index/work/x.ipynb/{made['id']}.json"
+    ]
+    conn.close()

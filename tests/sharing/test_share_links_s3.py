@@ -74,12 +74,12 @@ async def test_public_bucket_exposes_that_file_only(store, sharing, anon, swift_
     await store.put("a.ipynb", notebook("'public s3'"))
     await store.put("secret.ipynb", notebook("'keep out'"))
     share = await sharing.create("a.ipynb", "public")
-    assert share.url.startswith(f"{swift_aio.storage_url}/{public_bucket}/bookstore-public/")
+    assert share.url.startswith(f"{swift_aio.storage_url}/{public_bucket}/.bookstore/public/")
     got = anon(share.url)
     assert got.status == 200 and b"'public s3'" in got.body
 
     base = f"{swift_aio.storage_url}/{public_bucket}"
-    assert anon(f"{base}/bookstore-public/{share.id}/secret.ipynb").status == 404
+    assert anon(f"{base}/.bookstore/public/{share.id}/secret.ipynb").status == 404
     assert anon(f"{swift_aio.s3_endpoint}/{store.bucket}/alice/secret.ipynb").status in (401, 403)
     assert anon(base).status in (401, 403)  # no listing
 

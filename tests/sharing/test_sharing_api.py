@@ -178,3 +178,23 @@ async def test_text_files_have_history_too(call):
     assert diff["diff"] is None and diff["cells"][0]["lines"][-2:] == ["-two", "+2"]
     _, old = await call("GET", "bookstore/history", "notes.txt", id=cp["id"])
     assert (old["format"], old["content"]) == ("text", "one\ntwo\n")
+
+
+async def test_lifetimes_the_api_refuses(call, anon):
+    """A lifetime on a public link, or one no link can have: 400 and a message, no link."""
+    await save(call, "t.ipynb", "1")
+    cases = [
+        ({"kind": "public", "expires": "1h"}, "public links do not expire"),
+        ({"kind": "public", "expires": "garbage"}, "public links do not expire"),
+        ({"expires": "99999999999w"}, "at most 3650d"),
+        ({"expires": "3000000d"}, "at most 3650d"),
+        ({"expires": 1e300}, "at most 3650d"),
+        ({"expires": float("inf")}, "bad duration"),
+        ({"expires": float("nan")}, "bad duration"),
+        ({"expires": 0.4}, "1 second or more"),
+    ]
+    for body, words in cases:
+        code, error = await error_of(call("POST", "bookstore/shares", "t.ipynb", body=body))
+        assert (code, words in error["message"]) == (400, True), (body, error)
+    _, listed = await call("GET", "bookstore/shares", "t.ipynb")
+    assert listed["shares"] == []

@@ -14,6 +14,7 @@ does the rest (ids, snapshots, the index of shares) the same way for every backe
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import re
 from dataclasses import asdict, dataclass
@@ -103,6 +104,10 @@ class ShareBackend(Protocol):
         """A URL that GETs ``key`` without credentials until ``expires``."""
         ...
 
+    async def public_link(self, location: str) -> str:
+        """The URL the public copy at ``location`` is (or will be) read at."""
+        ...
+
     async def publish(self, src: str, location: str) -> tuple[str, int]:
         """Copy ``src`` to the public ``location`` (``<share-id>/<name>``): (URL, size)."""
         ...
@@ -123,26 +128,37 @@ class ShareBackend(Protocol):
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(?:\d+[smhdw])+")
 _BAD_DURATION = "bad duration {!r}: use e.g. 30m, 1h, 7d, 1d12h or a number of seconds"
+#: The longest lifetime any signed link may have, whatever is configured: a link meant to
+#: last longer is a public one (revocable), and beyond this timestamps overflow.
+MAX_LIFETIME = timedelta(days=3650)
 
 
 def parse_duration(value: str | float | timedelta) -> timedelta:
-    """``"30m"``, ``"1h"``, ``"7d"``, ``"1d12h"``, ``"2w"`` or seconds -> a positive timedelta."""
+    """``"30m"``, ``"1h"``, ``"7d"``, ``"1d12h"``, ``"2w"`` or seconds -> a timedelta
+    from 1 second to ``MAX_LIFETIME``; InvalidShare for anything else."""
     if isinstance(value, timedelta):
-        seconds = value.total_seconds()
+        seconds: float = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        seconds = value  # an int may be too big for a float: compared as it is
     elif isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
-        if text.isdigit():
-            seconds = float(text)
+        if text.isascii() and text.isdigit():  # isdigit alone takes "²"
+            seconds = int(text)
         elif _DURATION.fullmatch(text):
             seconds = sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhdw])", text))
         else:
             raise InvalidShare(_BAD_DURATION.format(value))
     else:
         raise InvalidShare(_BAD_DURATION.format(value))
-    if seconds <= 0:
-        raise InvalidShare(f"a link's lifetime must be positive, not {value!r}")
+    if not (isinstance(seconds, int) or math.isfinite(seconds)):  # NaN, Infinity (JSON)
+        raise InvalidShare(_BAD_DURATION.format(value))
+    if seconds < 1:  # less is already gone by the time the link is made
+        raise InvalidShare(f"a link's lifetime must be 1 second or more, not {value!r}")
+    if seconds > MAX_LIFETIME.total_seconds():
+        raise InvalidShare(
+            f"a link's lifetime is at most {format_duration(MAX_LIFETIME)} (10 years), "
+            f"not {value!r}; make a public link for one that lasts until unshared"
+        )
     return timedelta(seconds=seconds)
 
 

@@ -4,8 +4,9 @@
   the store. They are signed with the store's credentials and last at most 7 days
   (S3's limit). Revoking them all means rotating those credentials (a new access key):
   there is no bucket-level key to change, so ``rotate()`` says so.
-- **Public links** point at a copy under ``public_prefix`` of ``public_bucket``
-  (default: the store's own bucket), which Bookstore writes but does not make public:
+- **Public links** point at a copy under ``public_prefix`` (default
+  ``.bookstore/public/``, never listed as contents) of ``public_bucket`` (default: the
+  store's own bucket), which Bookstore writes but does not make public:
   S3 providers differ, so the bucket owner attaches a policy allowing anonymous
   ``s3:GetObject`` on that prefix only, and no ``s3:ListBucket`` (see the README, Sharing).
   Swift's s3api implements neither bucket policies nor a public-read ACL without
@@ -26,6 +27,11 @@ from .base import SharingNotSupported, link_content_type
 
 #: SigV4 presigned URLs live 7 days at most.
 MAX_PRESIGNED = timedelta(days=7)
+#: Inside ``.bookstore/``, which a contents manager on the bucket's root keeps for itself
+#: (never listed, never written through Jupyter): public copies never show among, or take
+#: in, notebooks. The contents area of any store prefix is refused (``_check_apart``).
+RESERVED = ".bookstore"
+PUBLIC_PREFIX = f"{RESERVED}/public/"
 
 
 class S3Sharing(LoggingConfigurable):
@@ -35,10 +41,11 @@ class S3Sharing(LoggingConfigurable):
         "", config=True, help="Bucket holding public copies (default: the store's bucket)."
     )
     public_prefix = Unicode(
-        "bookstore-public/",
+        PUBLIC_PREFIX,
         config=True,
         help="Key prefix of public copies in public_bucket; the bucket policy makes exactly "
-        "this prefix readable by anyone.",
+        "this prefix readable by anyone. In the store's own bucket it must not overlap the "
+        "notebooks (the default is a reserved name no store lists or writes).",
     )
     public_url = Unicode(
         "",
@@ -58,6 +65,23 @@ class S3Sharing(LoggingConfigurable):
         super().__init__(**kwargs)
         self.store = store
         self._public: Any = None
+        self._check_apart()
+
+    def _check_apart(self) -> None:
+        """Refuse public copies inside the notebooks (Jupyter would list them, and anything
+        saved there would be world-readable) or notebooks inside the public prefix."""
+        if self.bucket != self.store.bucket:
+            return
+        public, contents = self.public_prefix, self.store.prefix
+        if contents.startswith(public) or (
+            public.startswith(contents) and public[len(contents) :].split("/")[0] != RESERVED
+        ):
+            raise SharingNotSupported(
+                f"S3Sharing.public_prefix {public!r} overlaps the notebooks under prefix "
+                f"{contents!r} of bucket {self.bucket!r}: public copies would show in Jupyter "
+                "and files saved there would be readable by anyone. Leave public_prefix at "
+                f"its default ({PUBLIC_PREFIX!r}), or set S3Sharing.public_bucket"
+            )
 
     @property
     def bucket(self) -> str:
@@ -89,10 +113,13 @@ class S3Sharing(LoggingConfigurable):
 
     # --- public ------------------------------------------------------------------------
 
+    async def public_link(self, location: str) -> str:
+        return f"{self._public_base()}/{quote(self.public_prefix + location)}"
+
     async def publish(self, src: str, location: str) -> tuple[str, int]:
         _, data = await self.store.get(src)
         await self._public_store().put(location, data, content_type=link_content_type(src))
-        return f"{self._public_base()}/{quote(self.public_prefix + location)}", len(data)
+        return await self.public_link(location), len(data)
 
     async def unpublish(self, location: str) -> None:
         await self._public_store().delete(location)

@@ -20,12 +20,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 from traitlets import Any as AnyTrait
 from traitlets import Integer, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .. import errors
 from ..stores.base import Store, each, list_all
+from ..stores.keys import MAX_KEY_BYTES
 from .base import (
     KINDS,
     InvalidShare,
@@ -109,31 +111,67 @@ class Sharing(LoggingConfigurable):
         self, path: str, kind: str = "signed", expires: str | float | timedelta | None = None
     ) -> Share:
         """Share ``path`` as it is now. A public path already shared is republished at
-        the same URL; every signed share is a new link with its own snapshot."""
+        the same URL (even after a rename); every signed share is a new link with its
+        own snapshot.
+
+        The record is written before anything is published and the file is looked at
+        again after: a delete running meanwhile either finds the record and revokes the
+        link, or this sees the file gone and takes the link back. No link outlives its file.
+        """
         path = path.strip("/")
         key = self._key(path)
         if kind not in KINDS:
             raise InvalidShare(f"unknown kind of share {kind!r}; use one of {KINDS}")
+        if kind == "public" and expires not in (None, ""):
+            raise InvalidShare(
+                f"public links do not expire (they last until unshared), so expires={expires!r} "
+                "cannot be honoured: drop it, or make a signed link"
+            )
         lifetime = self._lifetime(expires) if kind == "signed" else None
-        await self.store.head(key)  # NotFound (a folder too) before anything is written
+        meta = await self.store.head(key)  # NotFound (a folder too) before anything is written
         now = datetime.now(UTC).replace(microsecond=0)
         name = posixpath.basename(path)
+        others: list[Share] = []
+        republished = False
         if kind == "public":
             existing = [s for s in await self.list(path) if s.kind == "public"]
-            share_id = existing[0].id if existing else new_share_id()
-            location = f"{share_id}/{name}"
-            url, size = await self.backend.publish(key, location)
-            share = self._share(share_id, path, "public", url, now, None, size, location)
+            if existing:
+                # Its location, not one from today's name: a renamed file's old copy would
+                # otherwise stay online with no record, and the link people hold would die.
+                share_id, location, others = existing[0].id, existing[0].location, existing[1:]
+                republished = True
+            else:
+                share_id = new_share_id()
+                location = f"{share_id}/{name}"
+            url = await self.backend.public_link(location)
+            share = self._share(share_id, path, "public", url, now, None, meta.size, location)
         else:
             assert lifetime is not None
             share_id = new_share_id()
             expires_at = now + lifetime
-            snapshot = f"{SHARES_ROOT}{share_id}/{name}"
-            size = await self.backend.snapshot(key, self._key(snapshot), expires=expires_at)
-            url = await self.backend.sign(self._key(snapshot), expires_at)
-            share = self._share(share_id, path, "signed", url, now, expires_at, size, snapshot)
-            await self._drop_expired(path, now)
+            location = f"{SHARES_ROOT}{share_id}/{name}"
+            url = await self.backend.sign(self._key(location), expires_at)
+            share = self._share(share_id, path, "signed", url, now, expires_at, meta.size, location)
+        self._check_record_key(share)
         await self._write_record(share)
+        try:
+            if kind == "public":
+                _, size = await self.backend.publish(key, location)
+            else:
+                size = await self.backend.snapshot(key, self._key(location), expires=expires_at)
+            await self.store.head(key)  # NotFound: deleted while it was copied
+            if size != share.size:  # edited since the head above
+                share = replace(share, size=size)
+                await self._write_record(share)
+        except BaseException as exc:
+            # A republished link that failed for another reason keeps its record (its copy
+            # is the old one or the new): anything else must not stay online unrecorded.
+            if not republished or isinstance(exc, errors.NotFound):
+                await self._undo(share)
+            raise
+        await self._all(self._revoke, others)  # duplicates from a race: one public link per file
+        if kind == "signed":
+            await self._drop_expired(path, now)
         self.log.info("Shared %r (%s, id %s)", path, kind, share.id)
         return share
 
@@ -263,6 +301,24 @@ class Sharing(LoggingConfigurable):
         else:
             await self.store.delete(self._key(share.location))
         await self.store.delete(self._record_key(share))
+
+    async def _undo(self, share: Share) -> None:
+        """Take back a share whose making failed: its copy, then its record."""
+        with anyio.CancelScope(shield=True):  # a cancelled request must still clean up
+            try:
+                await self._revoke(share)
+            except Exception as exc:
+                self.log.error("could not take back share %s of %r: %s", share.id, share.path, exc)
+
+    def _check_record_key(self, share: Share) -> None:
+        """Refuse before publishing what could not be recorded (and so never revoked)."""
+        prefix = getattr(storage_of(self.store), "prefix", "") or ""
+        size = len((prefix + self._record_key(share)).encode())
+        if size > MAX_KEY_BYTES:
+            raise InvalidShare(
+                f"{share.path!r} is too long to share: its share record's key would be "
+                f"{size} bytes, over the store's limit of {MAX_KEY_BYTES}"
+            )
 
     async def _drop_expired(self, path: str, now: datetime) -> None:
         """Signed shares past their expiry are dead links: forget them and their snapshots."""

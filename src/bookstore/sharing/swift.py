@@ -34,7 +34,7 @@ from traitlets import Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .. import errors
-from .base import link_content_type
+from .base import SharingNotSupported, link_content_type
 
 KEY_HEADER = "X-Account-Meta-Temp-URL-Key"
 KEY2_HEADER = "X-Account-Meta-Temp-URL-Key-2"
@@ -80,6 +80,12 @@ class SwiftSharing(LoggingConfigurable):
         self._public_ready = False
         self._public_base: str | None = None
         self._lock = anyio.Lock()
+        if self.container == self.store.container:
+            # Its read ACL would make every notebook readable by anyone.
+            raise SharingNotSupported(
+                f"SwiftSharing.public_container is the notebooks' own container "
+                f"{self.container!r}: set another one (default: '<container>-public')"
+            )
 
     @property
     def container(self) -> str:
@@ -138,14 +144,17 @@ class SwiftSharing(LoggingConfigurable):
 
     # --- public ------------------------------------------------------------------------
 
+    async def public_link(self, location: str) -> str:
+        return f"{await self._ensure_public()}/{quote(location)}"
+
     async def publish(self, src: str, location: str) -> tuple[str, int]:
-        base = await self._ensure_public()
+        url = await self.public_link(location)
         headers = {"Content-Type": link_content_type(src)}
         await self._copy(src, self.container, location, headers)
         headers = await self.store.call(
             lambda c: c.head_object(self.container, location), action="check the public copy in"
         )
-        return f"{base}/{quote(location)}", int(headers.get("content-length", 0))
+        return url, int(headers.get("content-length", 0))
 
     async def unpublish(self, location: str) -> None:
         try:
