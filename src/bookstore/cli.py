@@ -60,7 +60,7 @@ _EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (StoreURLError, EXIT_USAGE),
     (UnsafeUsername, EXIT_USAGE),
     (ConfigError, EXIT_USAGE),
-    (ops.IsAFolder, EXIT_USAGE),
+    (ops.UsageError, EXIT_USAGE),
     (errors.StoreError, EXIT_FAILURE),
     (OSError, EXIT_FAILURE),
 )
@@ -418,12 +418,26 @@ def _do_transfer(
         )
         if ops.overlaps(src_t, dst_t):
             raise StoreURLError(f"{src_t} and {dst_t} overlap: one is inside the other")
+        ops.check_source(src_t)
+    alias = delete and ops.may_alias(src_t, dst_t) and ops.keys_overlap(src_t.key, dst_t.key)
+    if alias and dry_run:
+        err.print(
+            f"bookstore: note: {src_t} and {dst_t} may be one container (Swift's S3 API); "
+            "the real run checks and refuses --delete if so",
+            markup=False,
+        )
     bars = _Bars() if not (quiet or as_json or dry_run) and err.is_terminal else None
 
     async def go() -> transfer.Report:
         src = state.open(src_t)
         dst = state.open(dst_t, writable=not dry_run)
         try:
+            # The names differ, the container may not: --delete would then delete the source.
+            if alias and not dry_run and await ops.same_store(dst, src, dst_t.key):
+                raise StoreURLError(
+                    f"{src_t} and {dst_t} are one container (through Swift's S3 API) and "
+                    "overlap: one is inside the other; refusing --delete"
+                )
             return await transfer.sync(
                 src,
                 src_t.key,
@@ -455,11 +469,16 @@ def _do_transfer(
                 out.print(f"would delete {key}", markup=False)
         for key, message in report.failed.items():
             err.print(f"bookstore: failed: {key}: {message}", markup=False)
+        for path, why in report.left_out.items():
+            err.print(f"bookstore: left out: {path}: {why}", markup=False)
+        if report.left_out and delete:
+            err.print("bookstore: nothing deleted, since not everything was copied")
         verb = "would transfer" if dry_run else "transferred"
         out.print(
             f"{verb} {len(report.transferred)} ({_size(report.bytes)}), "
             f"skipped {len(report.skipped)} unchanged, deleted {len(report.deleted)}"
             + (f", FAILED {len(report.failed)}" if report.failed else "")
+            + (f", LEFT OUT {len(report.left_out)}" if report.left_out else "")
         )
     if not report.ok:
         sys.exit(EXIT_FAILURE)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
@@ -371,9 +372,19 @@ class _Reader:
 
 
 class BookstoreFile(AbstractBufferedFile):
-    """A file of a BookstoreFileSystem: streamed reads; writes spooled, put on close."""
+    """A file of a BookstoreFileSystem: streamed reads; writes spooled, put on close.
+
+    A write closed while an exception is on its way out (a ``with`` block that
+    raised, pandas' ``to_csv`` failing half way) is discarded: the stored object
+    stays as it was instead of being replaced by the part written so far.
+    """
 
     fs: BookstoreFileSystem
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # An exception already being handled when the file opened is not a failed write.
+        self._exc_at_open = sys.exc_info()[1]
+        super().__init__(*args, **kwargs)
 
     def _fetch_range(self, start: int, end: int) -> bytes:
         if not hasattr(self, "_reader"):
@@ -420,6 +431,18 @@ class BookstoreFile(AbstractBufferedFile):
             spool.close()
 
     def close(self) -> None:
+        failing = sys.exc_info()[1]
+        if (
+            "r" not in self.mode
+            and not self.closed
+            and self.autocommit
+            and failing is not None
+            and failing is not getattr(self, "_exc_at_open", None)
+        ):
+            # Closed by a `with`/`finally` unwinding an error: the bytes are partial.
+            self.discard()
+            self.closed = True
+            return
         try:
             super().close()
         finally:

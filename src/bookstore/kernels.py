@@ -17,6 +17,7 @@ server can. Per-user credentials are what isolate users (README, "JupyterHub").
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,22 +27,59 @@ from traitlets import List, Unicode
 from .hub import expand_store_url
 from .settings import STORE_URL_ENV
 
-#: Secrets the stores read from the environment, and their usual neighbours.
+#: Secrets the stores read from the environment (directly, or through openstacksdk's
+#: ``OS_*`` and obstore's ``AWS_*``/``AZURE_*``/``GOOGLE_*`` variables), and paths to
+#: key files: a kernel that finds them would authenticate as the server.
 SECRET_ENV = (
     "ST_KEY",
     "OS_PASSWORD",
     "OS_TOKEN",
+    "OS_AUTH_TOKEN",
+    "OS_ACCESS_TOKEN",
+    "OS_REFRESH_TOKEN",
+    "OS_PASSCODE",
+    "OS_CLIENT_SECRET",
     "OS_APPLICATION_CREDENTIAL_SECRET",
+    "OS_CONSUMER_SECRET",
+    "OS_ACCESS_SECRET",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_MASTER_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_STORAGE_CLIENT_SECRET",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "GOOGLE_SERVICE_ACCOUNT",
+    "GOOGLE_SERVICE_ACCOUNT_PATH",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+#: Any other variable of those families that looks like a secret (names change between
+#: library versions; a list alone would miss the next one).
+SECRET_PATTERN = (
+    r"(ST|OS|AWS|AZURE|GOOGLE|GCS|GCP)_\w*(SECRET|TOKEN|PASSWORD|PASSCODE|CREDENTIALS|_KEY)\w*"
 )
 
 
-def scrub_env(env: Mapping[str, str], names: Iterable[str] = SECRET_ENV) -> dict[str, str]:
-    """A copy of ``env`` without the variables in ``names``."""
+def scrub_env(
+    env: Mapping[str, str], names: Iterable[str] = SECRET_ENV, pattern: str = SECRET_PATTERN
+) -> dict[str, str]:
+    """A copy of ``env`` without the variables in ``names`` or fully matching ``pattern``."""
     drop = set(names)
-    return {k: v for k, v in env.items() if k not in drop}
+    secret = re.compile(pattern) if pattern else None
+    return {
+        k: v
+        for k, v in env.items()
+        if k not in drop and not (secret is not None and secret.fullmatch(k))
+    }
 
 
 class BookstoreKernelManager(ServerKernelManager):
@@ -52,6 +90,12 @@ class BookstoreKernelManager(ServerKernelManager):
         default_value=list(SECRET_ENV),
         config=True,
         help="Environment variables never passed to kernels.",
+    )
+    secret_env_pattern = Unicode(
+        SECRET_PATTERN,
+        config=True,
+        help="A regex: variables whose whole name matches are not passed to kernels either "
+        "('' for none).",
     )
     store_url = Unicode(
         "",
@@ -68,7 +112,7 @@ class BookstoreKernelManager(ServerKernelManager):
         return url if isinstance(url, str) else ""
 
     async def _async_pre_start_kernel(self, **kw: Any) -> Any:
-        env = scrub_env(kw.get("env") or os.environ, self.secret_env)
+        env = scrub_env(kw.get("env") or os.environ, self.secret_env, self.secret_env_pattern)
         if url := self._server_store_url():
             env[STORE_URL_ENV] = expand_store_url(url, env)
         kw["env"] = env

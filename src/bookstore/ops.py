@@ -7,6 +7,7 @@ URLs is here (copying is in ``transfer``, configuration in ``settings``).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from traitlets.config import Config
 from . import errors
 from .settings import STORE_URL_ENV
 from .stores.base import Store, list_all
-from .stores.registry import StoreURLError, open_store, store_class
+from .stores.registry import StoreURLError, open_store, split_store_url, store_class
 
 RESERVED = ".bookstore"
 
@@ -92,7 +93,14 @@ def parse_target(
                 f"{url!r}: no store is configured for bookstore:// URLs; set "
                 f"${STORE_URL_ENV} or c.BookstoreContentsManager.store_url"
             )
-        return parse_target(home.rstrip("/") + "/" + rest.lstrip("/"), is_root=is_root)
+        # Decoded as the server decodes it (split_store_url), so both reach one store.
+        scheme, location, prefix = split_store_url(home)
+        store_class(scheme)
+        if scheme == "file":
+            return _file_target(location.rstrip("/") + "/" + rest.lstrip("/"), is_root)
+        if not location and scheme != "memory":
+            raise StoreURLError(f"{home!r} names no container or bucket: {scheme}://NAME/PATH")
+        return Target(scheme, location, prefix + rest.lstrip("/"))
     store_class(scheme)  # unknown scheme or missing extra: say so now
     if scheme == "file":
         return _file_target(rest, is_root)
@@ -137,6 +145,50 @@ def overlaps(a: Target, b: Target) -> bool:
         return f"{t.scheme}://{t.location}/{t.key}".rstrip("/") + "/"
 
     x, y = where(a), where(b)
+    return x.startswith(y) or y.startswith(x)
+
+
+def check_source(t: Target) -> None:
+    """NotFound if ``t`` names the root of a local folder or memory store that is not
+    there: listed, it would look empty, and ``--delete`` would then empty the destination."""
+    if t.key:
+        return  # transfer.resolve checks keys
+    if t.scheme == "file" and not os.path.isdir(t.location):
+        raise errors.NotFound(f"no folder {t.location} (a typo, or a disk not mounted?)")
+    if t.scheme == "memory" and t.location:
+        from .stores import memory
+
+        if t.location not in memory._named:  # opening it would make a new, empty one
+            raise errors.NotFound(f"no memory store named {t.location!r}")
+
+
+#: Schemes that may be one service seen two ways (Swift's s3api serves containers as buckets).
+_ALIASES = {"swift", "s3"}
+
+
+def may_alias(a: Target, b: Target) -> bool:
+    """Whether ``a`` and ``b`` could be one container under two names (then ask ``same_store``)."""
+    return {a.scheme, b.scheme} == _ALIASES and a.location == b.location
+
+
+async def same_store(writable: Store, other: Store, key: str) -> bool:
+    """Whether an object written through ``writable`` (under folder ``key``) is seen
+    through ``other``: a probe, deleted again, in Bookstore's reserved area."""
+    probe = key.rstrip("/") + "/" if key.strip("/") else ""
+    probe += f"{RESERVED}/probe-{uuid.uuid4().hex}"
+    await writable.put(probe, b"")
+    try:
+        await other.head(probe)
+        return True
+    except errors.NotFound:
+        return False
+    finally:
+        await writable.delete(probe)
+
+
+def keys_overlap(a: str, b: str) -> bool:
+    """Whether one key (taken as a folder) is inside the other; ``""`` holds everything."""
+    x, y = (k.strip("/") + "/" if k.strip("/") else "" for k in (a, b))
     return x.startswith(y) or y.startswith(x)
 
 
@@ -191,7 +243,7 @@ async def ls(store: Store, key: str, *, show_all: bool = False) -> list[Entry]:
 async def cat(store: Store, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
     """The bytes of ``key``, in chunks."""
     if not key or key.endswith("/"):
-        raise errors.InvalidRequest(f"{key or '/'!r} is a folder, not a file")
+        raise IsAFolder(f"{key or '/'!r} is a folder, not a file")
     _, chunks = await store.get_stream(key, chunk_size=chunk_size)
     try:
         async for chunk in chunks:
@@ -209,8 +261,12 @@ class Removed:
     links: int = 0  # shares revoked: their links fail from now on
 
 
-class IsAFolder(errors.InvalidRequest):
-    """``rm`` of a folder without ``recursive``."""
+class UsageError(errors.InvalidRequest):
+    """A request the command line got wrong (exit 2, not 1)."""
+
+
+class IsAFolder(UsageError):
+    """``rm`` of a folder without ``recursive``, ``cat`` of a folder."""
 
 
 async def rm(
@@ -290,4 +346,6 @@ async def checkpoints(store: Store, key: str) -> list[Checkpoint]:
 
 async def restore(store: Store, key: str, checkpoint_id: str) -> Checkpoint:
     """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``."""
+    if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
+        raise UsageError(f"invalid checkpoint id {checkpoint_id!r}: see `bookstore history`")
     return await _history().restore_checkpoint(store, key, checkpoint_id)

@@ -9,7 +9,10 @@ missing: that is the whole resume mechanism.
 
 MD5s come from ETags where the ETag is one (plain objects on Swift, S3 and
 memory; files a LocalStore wrote); otherwise (files a person put in a folder,
-S3 multipart uploads) the object is read and hashed, streamed. Objects larger
+S3 multipart uploads) the object is read and hashed, streamed. A Swift large
+object's (SLO/DLO) ETag looks like an MD5 but is not one of its bytes, so a
+source whose ETag differs from the destination's is read and hashed before it
+is called changed, and a copy is checked against the MD5 of the bytes sent. Objects larger
 than ``stream_threshold`` are streamed end to end, so memory stays bounded by
 ``jobs * stream_threshold`` whatever the object sizes.
 
@@ -87,6 +90,9 @@ class Plan:
     src: Store
     dst: Store
     items: list[Item]
+    sources: int = 0  # objects the source tree holds
+    #: Source entries the listing could not include (path -> why): symlinks, non-UTF-8 names.
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def of(self, action: Action) -> list[Item]:
         return [i for i in self.items if i.action == action]
@@ -104,12 +110,13 @@ class Report:
     skipped: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)  # see Plan.left_out
     bytes: int = 0
     dry_run: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.left_out
 
     def to_json(self, *, keys: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -119,6 +126,7 @@ class Report:
             "skipped": len(self.skipped),
             "deleted": len(self.deleted),
             "failed": len(self.failed),
+            "left_out": len(self.left_out),
             "bytes": self.bytes,
         }
         if keys:
@@ -127,6 +135,7 @@ class Report:
                 "skipped": self.skipped,
                 "deleted": self.deleted,
                 "failed": self.failed,
+                "left_out": self.left_out,
             }
         return out
 
@@ -160,11 +169,17 @@ async def tree(store: Store, prefix: str, *, checkpoints: bool = False) -> dict[
 
 async def md5_of(store: Store, meta: ObjectMeta) -> str:
     """The MD5 hex digest of an object's bytes: its ETag when that is one, else read it."""
+    return _etag_md5(meta) or await _read_md5(store, meta.key)
+
+
+def _etag_md5(meta: ObjectMeta) -> str | None:
     etag = (meta.etag or "").strip('"').lower()
-    if _MD5.fullmatch(etag):
-        return etag
+    return etag if _MD5.fullmatch(etag) else None
+
+
+async def _read_md5(store: Store, key: str) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    _, chunks = await store.get_stream(meta.key, chunk_size=CHUNK_SIZE)
+    _, chunks = await store.get_stream(key, chunk_size=CHUNK_SIZE)
     async with aclosing(_aiter(chunks)) as body:
         async for chunk in body:
             digest.update(chunk)
@@ -215,6 +230,22 @@ async def plan(
     async def list_src() -> None:
         nonlocal ours
         ours = only if only is not None else await tree(src, src_prefix, checkpoints=checkpoints)
+        # A Swift DLO lists as its empty manifest; HEAD gives its real size (and a copy
+        # of that size is then streamed). Empty files are few; folder markers are skipped.
+        empty = [r for r, m in ours.items() if m.size == 0 and not m.key.endswith("/")]
+        limiter = anyio.CapacityLimiter(max(1, jobs))
+
+        async def head(rel: str) -> None:
+            async with limiter:
+                try:
+                    ours[rel] = await src.head(ours[rel].key)
+                except errors.NotFound:  # deleted meanwhile
+                    del ours[rel]
+
+        if empty and only is None:
+            async with anyio.create_task_group() as tg:
+                for rel in empty:
+                    tg.start_soon(head, rel)
 
     with errors.one_error():
         async with anyio.create_task_group() as tg:
@@ -226,7 +257,11 @@ async def plan(
 
     async def compare(i: int, rel: str, mine: ObjectMeta, other: ObjectMeta) -> None:
         async with limiter:
-            same = await md5_of(src, mine) == await md5_of(dst, other)
+            ours, theirs_md5 = await md5_of(src, mine), await md5_of(dst, other)
+            if ours != theirs_md5 and ours == _etag_md5(mine):
+                # An ETag that looks like an MD5 may not be one (Swift SLO/DLO): hash the bytes.
+                ours = await _read_md5(src, mine.key)
+            same = ours == theirs_md5
         items[i] = Item(
             "skip" if same else "copy", rel, other.key, mine, other, "same" if same else "md5"
         )
@@ -246,13 +281,16 @@ async def plan(
                     items.append(None)
                     tg.start_soon(compare, len(items) - 1, rel, mine, other)
     done = [i for i in items if i is not None]
+    # A LocalStore says what its listing had to leave out (symlinks, non-UTF-8 names).
+    unlisted: dict[str, str] = dict(getattr(src, "unlisted", {}))
+    left_out = {path: why for path, (key, why) in unlisted.items() if key.startswith(src_prefix)}
     if delete and only is None:
         done += [
             Item("delete", rel, meta.key, None, meta, "extra")
             for rel, meta in sorted(theirs.items())
             if rel not in ours and rel  # "": the destination folder's own marker stays
         ]
-    return Plan(src, dst, done)
+    return Plan(src, dst, done, len(ours), {} if only is not None else left_out)
 
 
 # --- running ----------------------------------------------------------------------------
@@ -270,10 +308,13 @@ async def copy_object(
     """Copy one object between stores, with its content type and user metadata.
 
     Small objects go in one read and one put; larger ones stream chunk by chunk.
-    The result is checked against the source's MD5 where both sides have one.
+    The MD5 of the bytes sent is checked against the destination's ETag and the
+    source's, where they are MD5s.
     """
+    digest = hashlib.md5(usedforsecurity=False)
     if meta.size <= stream_threshold:
         got, data = await src.get(meta.key)
+        digest.update(data)
         written = await _put(dst, dst_key, data, got)
         on_bytes(len(data))
     else:
@@ -282,15 +323,28 @@ async def copy_object(
         async def counted() -> AsyncIterator[bytes]:
             async with aclosing(_aiter(chunks)) as body:
                 async for chunk in body:
+                    digest.update(chunk)
                     on_bytes(len(chunk))
                     yield chunk
 
         written = await _put(dst, dst_key, counted(), got)
+    sent = digest.hexdigest()
     want, have = (got.etag or "").lower(), (written.etag or "").lower()
-    if _MD5.fullmatch(want) and _MD5.fullmatch(have) and want != have:
-        raise errors.StoreError(
-            f"copy of {meta.key!r} to {dst_key!r} is corrupt: MD5 {have}, expected {want}"
+
+    def corrupt(md5: str, expected: str) -> errors.StoreError:
+        return errors.StoreError(
+            f"copy of {meta.key!r} to {dst_key!r} is corrupt: MD5 {md5}, expected {expected}"
         )
+
+    if _MD5.fullmatch(have) and have != sent:
+        raise corrupt(have, sent)
+    if _MD5.fullmatch(want) and want != sent:
+        # Either the read was bad, or the ETag is no MD5 of the bytes though it looks like
+        # one (a Swift SLO/DLO: the MD5 of its segments' ETags). A second read tells.
+        again = await _read_md5(src, meta.key)
+        if again != sent:
+            raise corrupt(sent, again)
+        log.debug("%r: its ETag %s is not the MD5 of its bytes (a large object?)", meta.key, want)
     return written
 
 
@@ -330,9 +384,10 @@ async def run(
     for item in plan.of("skip"):
         progress.finished(item, None)
     copies, deletes = plan.of("copy"), plan.of("delete")
+    report.left_out = dict(plan.left_out)
     if dry_run:
         report.transferred = [i.dst_key for i in copies]
-        report.deleted = [i.dst_key for i in deletes]
+        report.deleted = [i.dst_key for i in deletes] if report.ok else []
         report.bytes = plan.bytes_to_copy
         return report
 
@@ -441,28 +496,65 @@ async def sync(
     """Make ``dst_key`` on ``dst`` hold what ``src_key`` on ``src`` holds; see ``resolve``.
 
     ``verify`` plans again afterwards and fails (StoreError) if anything still differs.
+    ``delete`` from a source holding nothing is refused (NotFound): that is a folder
+    not there (a typo, a disk not mounted) far more often than a wish to empty ``dst``.
     """
     src_prefix, dst_prefix, only = await resolve(src, src_key, dst, dst_key)
-    steps = await plan(
-        src,
-        src_prefix,
-        dst,
-        dst_prefix,
-        delete=delete,
-        checkpoints=checkpoints,
-        jobs=jobs,
-        only=only,
-    )
+
+    async def planned(delete: bool) -> Plan:
+        steps = await plan(
+            src,
+            src_prefix,
+            dst,
+            dst_prefix,
+            delete=delete,
+            checkpoints=checkpoints,
+            jobs=jobs,
+            only=only,
+        )
+        if checkpoints and only is None and src_prefix:
+            await _add_checkpoints_above(steps, src_prefix, dst_prefix, delete=delete, jobs=jobs)
+        return steps
+
+    steps = await planned(delete)
+    if delete and only is None and not steps.sources and (doomed := steps.of("delete")):
+        raise errors.NotFound(
+            f"nothing to sync from: {src.description} has nothing at {src_key or 'its root'!r}; "
+            f"refusing to delete all {len(doomed)} object(s) at the destination "
+            "(`bookstore rm -r` empties a folder)"
+        )
     report = await run(
         steps, jobs=jobs, dry_run=dry_run, progress=progress, stream_threshold=stream_threshold
     )
     if verify and report.ok and not dry_run:
-        again = await plan(
-            src, src_prefix, dst, dst_prefix, checkpoints=checkpoints, jobs=jobs, only=only
-        )
+        again = await planned(False)
         if differ := again.of("copy"):
             raise errors.StoreError(
                 f"verification failed: {len(differ)} object(s) differ after the copy, "
                 f"e.g. {differ[0].dst_key!r} ({differ[0].reason})"
             )
     return report
+
+
+async def _add_checkpoints_above(
+    steps: Plan, src_prefix: str, dst_prefix: str, *, delete: bool, jobs: int
+) -> None:
+    """Add to ``steps`` the checkpoints of folder ``src_prefix`` kept at a contents root
+    above it (``<root>/.bookstore/checkpoints/<folder>/``, the deepest root that has
+    any), bound for the destination store's root area for ``dst_prefix``."""
+    parts = src_prefix.strip("/").split("/")
+    if RESERVED in parts:
+        return
+    for depth in range(len(parts) - 1, -1, -1):
+        root = "".join(f"{p}/" for p in parts[:depth])
+        where = f"{root}{RESERVED}/{CHECKPOINTS}/{'/'.join(parts[depth:])}/"
+        if await _is_folder(steps.src, where, missing=False):
+            break
+    else:
+        return
+    dst_where = f"{RESERVED}/{CHECKPOINTS}/{dst_prefix}"
+    extra = await plan(steps.src, where, steps.dst, dst_where, delete=delete, jobs=jobs)
+    claimed = {i.dst_key for i in extra.items}  # dst_prefix "": the tree holds them too
+    steps.items = [i for i in steps.items if i.dst_key not in claimed] + extra.items
+    steps.sources += extra.sources
+    steps.left_out.update(extra.left_out)

@@ -103,3 +103,13 @@ def test_overlaps():
     assert not overlaps(a, Target("swift", "other", "a/"))
     assert not overlaps(Target("file", "/x", "a"), Target("file", "/x", "b"))
     assert overlaps(Target("file", "/x/a", ""), Target("file", "/x", "a/b"))
+
+
+def test_bookstore_urls_decode_the_configured_store_url_as_the_server_does():
+    home = "swift://team%20notebooks/al%C3%AFce"
+    assert parse_target("bookstore://x.ipynb", home=home) == Target(
+        "swift", "team notebooks", "alïce/x.ipynb"
+    )
+    assert parse_target("bookstore://d/", home="file:///srv/my%20notes") == Target(
+        "file", "/srv/my notes/d", ""
+    )

@@ -145,3 +145,38 @@ def test_wrong_credentials_are_permission_errors(bookstore_env, monkeypatch):
     monkeypatch.setenv("ST_KEY", "wrong")
     with pytest.raises(PermissionError):
         fsspec.filesystem("bookstore").ls("")
+
+
+def test_a_write_that_fails_half_way_keeps_the_stored_file(fs):
+    fs.pipe_file("w/good.csv", b"a,b\n1,2\n3,4\n")
+    with pytest.raises(RuntimeError), fs.open("w/good.csv", "wb") as f:
+        f.write(b"a,b\n")
+        raise RuntimeError("the generator failed half way")
+    assert fs.cat_file("w/good.csv") == b"a,b\n1,2\n3,4\n"
+    with pytest.raises(RuntimeError), fs.open("w/never.csv", "wb") as f:
+        f.write(b"partial")
+        raise RuntimeError("no file either")
+    assert not fs.exists("w/never.csv")
+
+
+def test_pandas_failing_half_way_keeps_the_stored_file(fs):
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("cannot format this row")
+
+    good = pd.DataFrame({"a": range(20000), "b": ["x"] * 20000})
+    good.to_csv("bookstore://w/clean.csv", index=False)
+    bad = good.astype(object)
+    bad.loc[19000, "b"] = Unprintable()
+    with pytest.raises(RuntimeError, match="cannot format"):
+        bad.to_csv("bookstore://w/clean.csv", index=False)
+    assert len(pd.read_csv("bookstore://w/clean.csv")) == 20000
+
+
+def test_a_write_inside_an_except_block_is_kept(fs):
+    try:
+        raise KeyError("handled already")
+    except KeyError:
+        with fs.open("w/recovery.txt", "wb") as f:
+            f.write(b"written while handling another error")
+    assert fs.cat_file("w/recovery.txt") == b"written while handling another error"

@@ -77,3 +77,36 @@ def test_notebook_reads_the_csv_beside_it(
         b"2,70,True",
         b"3,69,True",
     ]
+
+
+def test_kernels_get_no_store_secret_from_the_environment():
+    from bookstore.kernels import SECRET_ENV, scrub_env
+
+    secrets = {
+        name: "secret"
+        for name in [
+            *SECRET_ENV,
+            "OS_AUTH_TOKEN",  # openstacksdk's token
+            "OS_CLIENT_SECRET",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "GOOGLE_SERVICE_ACCOUNT_KEY",
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "OS_SOME_FUTURE_SECRET",  # the pattern catches names no list has yet
+        ]
+    }
+    kept = {
+        "OS_AUTH_URL": "http://keystone/v3",
+        "OS_AUTH_TYPE": "v3token",
+        "OS_PROJECT_ID": "p1",
+        "ST_AUTH": "http://swift/auth/v1.0",
+        "ST_USER": "alice",
+        "AWS_REGION": "us-east-1",
+        "AZURE_STORAGE_ACCOUNT_NAME": "acct",
+        "PATH": "/usr/bin",
+        "MY_TOKEN_COUNT": "3",  # not a store's
+    }
+    assert scrub_env({**secrets, **kept}) == kept
+    # The pattern can be turned off; the list still applies.
+    assert "OS_SOME_FUTURE_SECRET" in scrub_env(secrets, pattern="")
+    assert "OS_AUTH_TOKEN" not in scrub_env(secrets, pattern="")

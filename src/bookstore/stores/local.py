@@ -217,6 +217,8 @@ class LocalStore(LoggingConfigurable):
         self._lock = _lock_for(self._base)
         self._warned_metadata = False
         self.description = f"file://{self._root}"
+        #: What listings left out, so callers can say so: path -> (key it would have, why).
+        self.unlisted: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def from_url(cls, location: str, prefix: str, **options: Any) -> LocalStore:
@@ -639,12 +641,16 @@ class LocalStore(LoggingConfigurable):
                     name = entry.name
                     if name == MARKER_FILE:
                         explicit = entry.is_file(follow_symlinks=False)
-                    if name.startswith(RESERVED_SEGMENT_PREFIX) or entry.is_symlink():
+                    if name.startswith(RESERVED_SEGMENT_PREFIX):
+                        continue
+                    if entry.is_symlink():  # never followed: it may lead outside the root
+                        self._leave_out(entry, f"{dir_key}{name}", "a symlink, not followed")
                         continue
                     try:
                         name.encode()
-                    except UnicodeEncodeError:
-                        continue  # not UTF-8: no key can name it
+                    except UnicodeEncodeError:  # no key can name it
+                        self._leave_out(entry, f"{dir_key}{name}", "its name is not UTF-8")
+                        continue
                     if entry.is_dir(follow_symlinks=False):
                         entries.append((f"{dir_key}{name}/", entry))
                     elif entry.is_file(follow_symlinks=False):
@@ -653,6 +659,12 @@ class LocalStore(LoggingConfigurable):
             return [], False
         entries.sort(key=lambda e: e[0])  # str order is UTF-8 byte order, as on Swift and S3
         return entries, bool(dir_key) and (explicit or not seen_any)
+
+    def _leave_out(self, entry: os.DirEntry[str], key: str, why: str) -> None:
+        path = os.fsencode(entry.path).decode("utf-8", "backslashreplace")
+        if path not in self.unlisted:
+            self.log.debug("%s: left out of listings: %s", path, why)
+            self.unlisted[path] = (key, why)
 
     def _walk(
         self, dir_key: str, prefix: str, descend: bool
