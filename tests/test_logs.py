@@ -30,3 +30,17 @@ def test_config_changed_records_are_masked(caplog):
         "Config changed: {'SwiftStore': {'key': '***', 'user': 'u'}}",
         "Saving key.ipynb",
     ]
+
+
+def test_every_secret_looking_setting_and_url_password_is_masked():
+    config = {
+        "ServerApp": {"cookie_secret": b"COOKIE-SECRET", "root_dir": "/srv"},
+        "PasswordIdentityProvider": {"hashed_password": "argon2:HASH-SECRET"},
+        "HubAuth": {"api_token": "HUB-SECRET"},
+        "SwiftStore": {"key": "a'b\"QUOTED-SECRET", "storage_url": "https://u:URL-SECRET@h/v1"},
+        "KeystoneAuth": {"application_credential_secret": "APP-SECRET", "keystone": "kept"},
+    }
+    masked = redact(repr(config))
+    assert "SECRET" not in masked, masked
+    assert "'root_dir': '/srv'" in masked and "'keystone': 'kept'" in masked
+    assert "https://u:***@h/v1" in masked

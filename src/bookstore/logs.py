@@ -13,27 +13,23 @@ import logging
 import re
 from typing import Any
 
-SECRET_NAMES = (
-    "key",
-    "password",
-    "token",
-    "secret",
-    "secret_access_key",
-    "session_token",
-    "application_credential_secret",
-    "account_key",
-    "api_key",
-)
-_NAMES = "|".join(SECRET_NAMES)
-# 'key': 'v', or 'key': DeferredConfigString('v') for a value given on the command line
+#: A setting is secret when its name ends with one of these (``key``, ``cookie_secret``,
+#: ``hashed_password``, ``api_token``, ``application_credential_secret``, ...).
+SECRET_WORDS = ("key", "password", "passwd", "token", "secret", "credential", "credentials")
+_NAME = rf"""\w*(?:{"|".join(SECRET_WORDS)})"""
+# 'key': 'v', b'v' (bytes), or DeferredConfigString('v') for a value given on the command
+# line; a quote inside the value is backslash-escaped in the repr.
 _SECRET_VALUE = re.compile(
-    rf"""(['"](?:{_NAMES})['"]\s*:\s*(?:DeferredConfigString\()?)(['"])(?:(?!\2).)*\2"""
+    rf"""(['"]{_NAME}['"]\s*:\s*(?:DeferredConfigString\()?b?)(['"])(?:\\.|(?!\2).)*\2"""
 )
+# user:password@ in a URL (a storage_url or endpoint with credentials in it)
+_URL_PASSWORD = re.compile(r"(://[^/\s:@'\"]+:)[^@\s'\"/]+@")
 
 
 def redact(text: str) -> str:
-    """``{'key': 'testing'}`` -> ``{'key': '***'}`` for every secret-looking name."""
-    return _SECRET_VALUE.sub(r"\1\2***\2", text)
+    """``{'key': 'testing'}`` -> ``{'key': '***'}`` for every secret-looking name, and
+    the password of a URL's ``user:password@``."""
+    return _URL_PASSWORD.sub(r"\1***@", _SECRET_VALUE.sub(r"\1\2***\2", text))
 
 
 def install_secret_redaction() -> None:

@@ -195,7 +195,10 @@ async def test_copy_folder(cm):
     assert model["path"] == "proj-Copy1" and model["type"] == "directory"
     assert await names(cm, "proj-Copy1") == ["a.ipynb", "data"]
     assert (await cm.get("proj-Copy1/data/x.csv"))["content"] == "x"
-    assert await status_of(cm.copy("proj", "proj/inner")) == 400
+    # Into itself, as on a disk: what it held when the copy began, once.
+    assert (await cm.copy("proj", "proj/inner"))["path"] == "proj/inner"
+    assert await names(cm, "proj/inner") == ["a.ipynb", "data"]
+    assert await status_of(cm.copy("proj/a.ipynb", "proj/a.ipynb")) == 400  # onto itself
 
 
 async def test_rename_file_and_folder(cm):

@@ -129,6 +129,8 @@ async def test_errors_are_json_with_a_message(call):
         (call("GET", "bookstore/history", "a.ipynb", id="19990101T000000-000000Z"), 404, "19990"),
         (call("GET", "bookstore/history", "a.ipynb", id="../x"), 400, "Invalid version"),
         (call("POST", "bookstore/history", "a.ipynb", body={"id": "current"}), 400, "checkpoint"),
+        (call("POST", "bookstore/history", "a.ipynb", body={"id": 5}), 400, "Invalid version"),
+        (call("POST", "bookstore/history", "a.ipynb", body={"id": ["x"]}), 400, "Invalid version"),
         (call("GET", "bookstore/diff", "a.ipynb"), 400, "Invalid version"),
     ]
     for request, status, words in cases:
@@ -198,3 +200,23 @@ async def test_lifetimes_the_api_refuses(call, anon):
         assert (code, words in error["message"]) == (400, True), (body, error)
     _, listed = await call("GET", "bookstore/shares", "t.ipynb")
     assert listed["shares"] == []
+
+
+async def test_history_answers_are_json_a_browser_parses(call, jp_fetch):
+    # A NaN in a notebook's metadata: null, as the contents API sends it (json.loads
+    # would accept NaN; a browser's JSON.parse does not).
+    raw = nb("x = 1")
+    raw["metadata"]["x"] = float("nan")
+    await call("PUT", "api/contents", "nan.ipynb", body={"type": "notebook", "content": raw})
+    r = await jp_fetch("bookstore", "history", "nan.ipynb", params={"id": "current"})
+    body = json.loads(r.body, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    assert body["content"]["metadata"]["x"] is None
+
+
+async def test_diffs_too_big_to_compute_here_are_refused(call):
+    await save(call, "big.ipynb", *(f"x = {i}" for i in range(600)))
+    await save(call, "big.ipynb", *(f"x = {i + 1}" for i in range(600)))
+    _, history = await call("GET", "bookstore/history", "big.ipynb")
+    first = history["checkpoints"][0]["id"]
+    code, body = await error_of(call("GET", "bookstore/diff", "big.ipynb", base=first))
+    assert code == 413 and "too many cells" in body["message"]

@@ -303,7 +303,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     ) -> dict[str, Any]:
         path = self._norm(path)
         self.check_readable(path)
-        await self._settle()
+        await self.settle()
         if type not in (None, "directory", "file", "notebook"):
             raise HTTPError(400, f"Unknown type {type!r}", reason="bad type")
         if format not in (None, "text", "base64", "json"):
@@ -473,7 +473,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         path = self._norm(path)
         self.check_writable(path, "save")
-        await self._settle()
+        await self.settle()
         chunk = model.get("chunk")
         if chunk in (None, 1):
             self.run_pre_save_hooks(model=model, path=path)
@@ -637,25 +637,25 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def create_checkpoint(self, path: str) -> dict[str, Any]:
         path = self._norm(path)
         self.check_writable(path, "make a checkpoint of")
-        await self._settle()
+        await self.settle()
         return await super().create_checkpoint(path)
 
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
         path = self._norm(path)
         self.check_readable(path)
-        await self._settle()
+        await self.settle()
         return await super().list_checkpoints(path)
 
     async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
         path = self._norm(path)
         self.check_writable(path, "restore")
-        await self._settle()
+        await self.settle()
         await super().restore_checkpoint(checkpoint_id, path)
 
     async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
         path = self._norm(path)
         self.check_writable(path, "delete a checkpoint of")
-        await self._settle()
+        await self.settle()
         await super().delete_checkpoint(checkpoint_id, path)
 
     # -- delete, rename, copy ------------------------------------------------
@@ -664,7 +664,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def delete_file(self, path: str) -> None:
         path = self._norm(path)
         self.check_writable(path, "delete")
-        await self._settle()
+        await self.settle()
         self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
@@ -686,7 +686,7 @@ class BookstoreContentsManager(AsyncContentsManager):
             return
         self.check_writable(old_path, "rename")
         self.check_writable(new_path, "rename to")
-        await self._settle()
+        await self.settle()
         if new_path.startswith(f"{old_path}/"):
             raise HTTPError(400, f"Cannot move {old_path} into itself")
         if await self._exists(new_path):
@@ -769,7 +769,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         await self.store.delete_many(old)
         return len(old)
 
-    async def _settle(self) -> None:
+    async def settle(self) -> None:
+        """Finish renames left half done before anything else is served."""
         if self._unsettled:
             async with self._settling:
                 if self._unsettled:
@@ -803,7 +804,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
         path = self._norm(from_path)
         self.check_readable(path)
-        await self._settle()
+        await self.settle()
         from_dir, _, from_name = path.rpartition("/")
         meta = await self._head(path)
         if meta is None and not await self._is_dir(path):

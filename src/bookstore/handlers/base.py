@@ -13,6 +13,7 @@ from tornado.web import HTTPError
 
 from .. import errors
 from ..contents.http import to_http_error
+from ..contents.models import dumps
 from ..sharing.base import InvalidShare, SharingNotSupported
 
 log = logging.getLogger("bookstore")
@@ -75,6 +76,14 @@ class BookstoreHandler(APIHandler):
             raise HTTPError(404, f"No such file or directory: {path}")
         return path
 
+    async def checked_path(self, path: str) -> str:
+        """``file_path``, once renames left half done are finished; 409 while the file's
+        folder is being renamed (as the contents API answers)."""
+        path = self.file_path(path)
+        self.bookstore.check_not_moving(path)
+        await self.bookstore.settle()
+        return path
+
     def body(self) -> dict[str, Any]:
         if not self.request.body:
             return {}
@@ -89,4 +98,4 @@ class BookstoreHandler(APIHandler):
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        self.finish(dumps(data))  # as the contents API: a NaN in a notebook arrives as null

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import anyio.to_thread
 import nbformat
 from jupyter_server.auth.decorator import authorized
 from tornado.web import HTTPError
@@ -16,10 +17,15 @@ from ..stores.base import ObjectMeta
 from .base import BookstoreHandler, json_errors
 from .diff import notebook_diff, text_diff
 
+#: Beyond these a diff is refused: nbdime's time grows fast with cells whose ids changed
+#: (800 such cells: 7 s), and the answer would be too big for a panel anyway.
+MAX_DIFF_BYTES = 20 << 20
+MAX_DIFF_CELLS = 1000
 
-def _version_id(value: str | None, *, default: str | None = None) -> str:
+
+def _version_id(value: Any, *, default: str | None = None) -> str:
     value = value or default
-    if not value or "/" in value or value.startswith("."):
+    if not isinstance(value, str) or not value or "/" in value or value.startswith("."):
         raise HTTPError(400, f"Invalid version id: {value!r} (a checkpoint id or 'current')")
     return value
 
@@ -30,7 +36,7 @@ class HistoryHandler(BookstoreHandler):
     @authorized
     @json_errors
     async def get(self, path: str = "") -> None:
-        path = self.file_path(path)
+        path = await self.checked_path(path)
         store = self.bookstore.store
         version = self.get_query_argument("id", None)
         if version is not None:
@@ -52,11 +58,10 @@ class HistoryHandler(BookstoreHandler):
     @authorized
     @json_errors
     async def post(self, path: str = "") -> None:
-        path = self.file_path(path)
+        path = await self.checked_path(path)
         checkpoint_id = _version_id(self.body().get("id"))
         if checkpoint_id == history.CURRENT:
             raise HTTPError(400, "Restore needs a checkpoint id, not 'current'")
-        self.bookstore.check_not_moving(path)  # 409 while its folder is being renamed
         store = self.bookstore.store
         saved, meta = await history.restore_keeping_current(store, path, checkpoint_id)
         self.bookstore.wrote(path, meta)  # open rooms reload it; no other writer's change
@@ -76,7 +81,7 @@ class DiffHandler(BookstoreHandler):
     @authorized
     @json_errors
     async def get(self, path: str = "") -> None:
-        path = self.file_path(path)
+        path = await self.checked_path(path)
         store = self.bookstore.store
         base_id = _version_id(self.get_query_argument("base", None))
         remote_id = _version_id(self.get_query_argument("remote", None), default=history.CURRENT)
@@ -87,11 +92,28 @@ class DiffHandler(BookstoreHandler):
             "base": _version(base_id, base_meta),
             "remote": _version(remote_id, remote_meta),
         }
+        if len(base) + len(remote) > MAX_DIFF_BYTES:
+            raise HTTPError(
+                413,
+                f"{path}: these versions are too large to compare here (over "
+                f"{MAX_DIFF_BYTES >> 20} MB together); download them to compare",
+            )
+        # nbdime takes seconds on big notebooks whose cell ids changed: off the loop.
         if path.endswith(".ipynb"):
-            diff, cells = notebook_diff(_notebook(path, base), _notebook(path, remote))
+            old, new = _notebook(path, base), _notebook(path, remote)
+            if len(old.get("cells", [])) + len(new.get("cells", [])) > MAX_DIFF_CELLS:
+                raise HTTPError(
+                    413,
+                    f"{path}: these versions have too many cells to compare here "
+                    f"(over {MAX_DIFF_CELLS} together); download them to compare",
+                )
+            diff, cells = await anyio.to_thread.run_sync(notebook_diff, old, new)
             reply.update(diff=diff, cells=cells)
         else:
-            reply.update(diff=None, cells=text_diff(_text(path, base), _text(path, remote)))
+            cells = await anyio.to_thread.run_sync(
+                text_diff, _text(path, base), _text(path, remote)
+            )
+            reply.update(diff=None, cells=cells)
         self.reply(reply)
 
 
