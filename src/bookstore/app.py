@@ -59,7 +59,7 @@ class BookstoreApp(ExtensionApp):
             return
         try:
             await cm.store.connect()
-            await cm.resume_renames()
+            await cm.settle()  # finishes renames left half done (the lock: one resume)
             await cm.sweep_abandoned_uploads()
         except errors.Unavailable as exc:
             self.log.warning("Bookstore: the store is unavailable for now (%s); will retry", exc)

@@ -70,7 +70,7 @@ def _configured_root(state: State, t: Target) -> str | None:
     """The contents root of the user's own Jupyter server, if ``t`` is in its store."""
     try:
         url = configured_store_url(state.config)
-        home = parse_target(url) if url else None
+        home = parse_target("bookstore://", home=url) if url else None  # decoded, as the server
     except (StoreURLError, UnsafeUsername):  # a config it cannot use only guides less
         return None
     if home is None or (home.scheme, home.location) != (t.scheme, t.location):

@@ -274,8 +274,11 @@ async def rm(
 ) -> Removed:
     """Delete the object ``key`` and its checkpoints, or (``recursive``) a whole folder.
 
-    Links to what goes are revoked first, as a Jupyter delete revokes them (``config``
-    configures the ``Sharing``: public container, ...).
+    Links to what goes are revoked after it is gone, as a Jupyter delete revokes them: a
+    share made meanwhile either wrote its record first (and is revoked here) or finds
+    the file gone and takes itself back. Share records inside a deleted folder (another
+    contents root's) are read and revoked before the folder goes. ``config`` configures
+    the ``Sharing``: public container, ...
     """
     if key and not key.endswith("/"):
         try:
@@ -283,8 +286,8 @@ async def rm(
         except errors.NotFound:
             pass
         else:
-            links = await revoke_shares(store, key, [], config)
             await store.delete(key)
+            links = await revoke_shares(store, _roots_above(key), config)
             return Removed(1, await _history().delete_checkpoints(store, key), links)
     prefix = key.rstrip("/") + "/" if key else ""
     page = await list_all(store, prefix, delimiter="/")
@@ -293,34 +296,42 @@ async def rm(
     if not recursive:
         raise IsAFolder(f"{key or '/'!r} is a folder: use -r to delete it and everything in it")
     keys = [o.key for o in (await list_all(store, prefix, delimiter=None)).objects]
-    links = await revoke_shares(store, key, keys, config)
+    links = await revoke_shares(store, _roots_inside(keys), config)
     await store.delete_many(keys)  # what revoking deleted already is ignored
+    links += await revoke_shares(store, _roots_above(key), config)
     checkpoints = await _history().delete_checkpoints(store, key) if key.strip("/") else 0
     return Removed(len(keys), checkpoints, links)
 
 
-async def revoke_shares(
-    store: Store, key: str, keys: list[str], config: Config | None = None
-) -> int:
-    """Revoke the shares of ``key`` (a file, or everything under a folder) with the
-    contents manager's own ``Sharing.revoke_under``, at every contents root that may
-    hold them: each folder above ``key`` and, for a folder, any root among ``keys`` (the
-    objects about to be deleted, whose share records would otherwise go unrevoked and
-    leave public copies behind). Returns how many; 0 where a store cannot share."""
-    from .sharing import Sharing, SharingNotSupported
+def _roots_above(key: str) -> set[tuple[str, str]]:
+    """(contents root, path below it) for every folder above ``key`` that may be a root."""
+    parts = key.strip("/").split("/")
+    if not key.strip("/") or RESERVED in parts:
+        return set()
+    return {("".join(f"{p}/" for p in parts[:d]), "/".join(parts[d:])) for d in range(len(parts))}
+
+
+def _roots_inside(keys: list[str]) -> set[tuple[str, str]]:
+    """(contents root, shared path) of every share record among ``keys``."""
     from .sharing.service import INDEX_ROOT
 
-    parts = key.strip("/").split("/")
-    targets: set[tuple[str, str]] = set()
-    if key.strip("/") and RESERVED not in parts:
-        for depth in range(len(parts)):
-            targets.add(("".join(f"{p}/" for p in parts[:depth]), "/".join(parts[depth:])))
+    found = set()
     for k in keys:  # <root>.bookstore/shares/index/<path>/<id>.json
         at = 0 if k.startswith(INDEX_ROOT) else k.find("/" + INDEX_ROOT) + 1
         if at or k.startswith(INDEX_ROOT):
             path = k[at + len(INDEX_ROOT) :].rpartition("/")[0]
             if path:
-                targets.add((k[:at], path))
+                found.add((k[:at], path))
+    return found
+
+
+async def revoke_shares(
+    store: Store, targets: set[tuple[str, str]], config: Config | None = None
+) -> int:
+    """Revoke the shares of each (contents root, path) with the contents manager's own
+    ``Sharing.revoke_under``; returns how many (0 where a store cannot share)."""
+    from .sharing import Sharing, SharingNotSupported
+
     revoked = 0
     for root in sorted({r for r, _ in targets}):
         try:

@@ -145,8 +145,8 @@ def _fetch(url: str) -> int:
 
 
 def test_rm_revokes_the_links_of_what_it_deletes(cli, swift, container):
-    # `share` records a share at the contents root that has the file's checkpoints (a
-    # server rooted at alice/), else at the container's top (a server rooted there).
+    # `share` records a share where the file's Jupyter server looks: here alice/, whose
+    # .bookstore/ holds checkpoints (see commands_share._share_root).
     swift.put("alice/nb.ipynb", b"{}")
     swift.put("alice/project/a.ipynb", b"{}")
     swift.put("alice/project/sub/b.txt", b"b")
@@ -164,7 +164,7 @@ def test_rm_revokes_the_links_of_what_it_deletes(cli, swift, container):
     a, a_public = share("alice/project/a.ipynb"), share("alice/project/a.ipynb", "--public")
     b = share("alice/project/sub/b.txt")
     assert all(_fetch(link) == 200 for link in (nb, kept, a, a_public, b))
-    assert "/alice/.bookstore/shares/" in nb and "/.bookstore/shares/" in a
+    assert "/alice/.bookstore/shares/" in nb and "/alice/.bookstore/shares/" in a
 
     text = cli("rm", f"swift://{container}/alice/nb.ipynb").stdout
     assert text.strip() == "removed 1 object(s), 1 checkpoint(s), revoked 1 link(s)"

@@ -598,3 +598,59 @@ async def test_a_folder_pasted_into_itself_is_copied_once(cm):
     assert copy["path"] == "Folder/Folder"
     assert await names(cm, "Folder") == ["Folder", "a.ipynb"]
     assert await names(cm, "Folder/Folder") == ["a.ipynb"]
+
+
+async def test_the_folder_holding_one_being_renamed_can_still_be_listed(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model(), "top/busy/a.ipynb")
+    await cm.save(nb_model(), "top/other.ipynb")
+    cm._moving.add("top/busy")  # as during a rename of top/busy
+    assert "other.ipynb" in await names(cm, "top")  # JupyterLab refreshes it meanwhile
+    assert await status_of(cm.rename("top", "x")) == 409
+    cm._moving.clear()
+
+
+async def test_two_resumes_of_one_journal_never_run_at_once(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(6):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    await rename_dies_midway(cm, "proj", "done", at_copy=3)
+    fresh = BookstoreContentsManager(store=store)
+    # The server's start resuming and a browser's first poll, side by side: the poll
+    # waits, and never resumes the same journal a second time.
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(fresh.resume_renames)
+        tg.start_soon(fresh.get, "")
+    assert await names(fresh, "done") == [f"f{i}.txt" for i in range(6)]
+
+
+async def test_a_rename_that_cannot_be_finished_yet_blocks_only_its_folders(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(4):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    await cm.save({"type": "file", "format": "text", "content": "x"}, "else.txt")
+    await rename_dies_midway(cm, "proj", "done", at_copy=2)
+    fresh = BookstoreContentsManager(store=store)
+    real_copy = store.copy_blind
+
+    async def copies_fail(src, dst):
+        raise errors.Unavailable("the store refuses copies for now")
+
+    store.copy_blind = copies_fail
+    try:
+        # Other files are served; the rename's folders answer 409 until it is finished.
+        assert (await fresh.get("else.txt"))["content"] == "x"
+        assert await status_of(fresh.get("proj")) == 409
+        assert await status_of(fresh.get("done/f0.txt")) == 409
+    finally:
+        store.copy_blind = real_copy
+    fresh._settle_after = 0.0  # the retry's time has come
+    assert await names(fresh, "done") == [f"f{i}.txt" for i in range(4)]
+    assert not await fresh.dir_exists("proj")
+
+
+async def test_a_copy_below_a_file_is_refused(cm):
+    await cm.save({"type": "file", "format": "text", "content": "f"}, "f.txt")
+    await cm.save({"type": "file", "format": "text", "content": "g"}, "g.txt")
+    assert await status_of(cm.copy("g.txt", "f.txt/g.txt")) == 400
+    assert await status_of(cm.get("f.txt/g.txt")) == 404

@@ -95,3 +95,29 @@ async def test_s3_limits(store, sharing):
         await sharing.create("x.ipynb", "signed", "8d")
     with pytest.raises(SharingNotSupported, match="access key"):
         await sharing.rotate()
+
+
+async def test_links_made_under_the_old_default_prefix_are_taken_down(
+    store, swift_aio, public_bucket, anon, jp_asyncio_loop
+):
+    # Public copies used to go to bookstore-public/; the records keep only the share id
+    # and name, so an upgraded server must look there too when it unshares.
+    def made(prefix: str | None) -> Sharing:
+        options = {
+            "public_bucket": public_bucket,
+            "public_url": f"{swift_aio.storage_url}/{public_bucket}",
+        }
+        if prefix is not None:
+            options["public_prefix"] = prefix
+        return Sharing(store, config=Config({"S3Sharing": options}))
+
+    await store.put("old.ipynb", notebook("'shared before the upgrade'"))
+    before, after = made("bookstore-public/"), made(None)
+    try:
+        share = await before.create("old.ipynb", "public")
+        assert "/bookstore-public/" in share.url and anon(share.url).status == 200
+        assert [s.id for s in await after.delete("old.ipynb")] == [share.id]
+        assert anon(share.url).status in (401, 403, 404)
+    finally:
+        await before.close()
+        await after.close()

@@ -52,6 +52,8 @@ MODELS_PER_TICK = 100
 UPLOADS_ROOT = f"{RESERVED}/uploads/"
 #: One journal object per folder rename in progress; a restarted server finishes them.
 RENAMES_ROOT = f"{RESERVED}/renames/"
+# Seconds before a rename that could not be finished is tried again.
+RESUME_RETRY = 30.0
 DIRECTORY_CONTENT_TYPE = "application/x-directory"
 
 
@@ -113,9 +115,15 @@ class BookstoreContentsManager(AsyncContentsManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._moving: set[str] = set()  # folders being renamed by this server
+        self._running: set[str] = set()  # the journals of those renames
         # Renames left half done (by a server that died, or by a store failure) are
-        # finished before anything else is served; at start if the store is up then.
+        # finished before anything else is served; at start if the store is up then. One
+        # that cannot be finished yet keeps its paths here (409), tried again later.
         self._unsettled = True
+        self._stuck: set[str] = set()
+        self._stuck_paths: dict[str, set[str]] = {}  # journal -> its paths, while resumed
+        self._settle_after = 0.0  # time.monotonic() of the next try
+        self._marked = False
         self._settling = anyio.Lock()
         self._clock = VersionClock()
         self._writing: Counter[str] = Counter()
@@ -185,10 +193,12 @@ class BookstoreContentsManager(AsyncContentsManager):
     def _reserved(self, path: str) -> bool:
         return path.split("/", 1)[0] == RESERVED
 
-    def check_not_moving(self, path: str) -> None:
-        for folder in self._moving:
-            # The folder, inside it, or a folder holding it (which would move it too).
-            if path == folder or path.startswith(f"{folder}/") or folder.startswith(f"{path}/"):
+    def check_not_moving(self, path: str, *, holding: bool = False) -> None:
+        """409 for a folder being renamed and what is inside it; ``holding``: also for a
+        folder holding one (renaming or deleting it would move that one too)."""
+        for folder in self._moving | self._stuck:
+            inside = path == folder or path.startswith(f"{folder}/")
+            if inside or (holding and folder.startswith(f"{path}/")):
                 raise HTTPError(409, f"{folder} is being renamed; try again in a moment")
 
     def check_readable(self, path: str) -> None:
@@ -200,7 +210,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     def check_writable(self, path: str, action: str) -> None:
         if not path:
             raise HTTPError(400, f"Cannot {action} the root folder")
-        self.check_not_moving(path)
+        self.check_not_moving(path, holding=True)
         if self._reserved(path):
             raise HTTPError(400, f"Cannot {action} {path!r}: {RESERVED}/ is reserved by Bookstore")
         if not self.allow_hidden and self._hidden(path):
@@ -302,8 +312,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         require_hash: bool = False,
     ) -> dict[str, Any]:
         path = self._norm(path)
-        self.check_readable(path)
         await self.settle()
+        self.check_readable(path)
         if type not in (None, "directory", "file", "notebook"):
             raise HTTPError(400, f"Unknown type {type!r}", reason="bad type")
         if format not in (None, "text", "base64", "json"):
@@ -472,8 +482,8 @@ class BookstoreContentsManager(AsyncContentsManager):
     @http_errors
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
         path = self._norm(path)
-        self.check_writable(path, "save")
         await self.settle()
+        self.check_writable(path, "save")
         chunk = model.get("chunk")
         if chunk in (None, 1):
             self.run_pre_save_hooks(model=model, path=path)
@@ -634,28 +644,32 @@ class BookstoreContentsManager(AsyncContentsManager):
     # -- checkpoints: the same path rules as the files they keep ---------------
     # (else a checkpoint of .bookstore/shares/... could bring a revoked link back)
 
+    @http_errors
     async def create_checkpoint(self, path: str) -> dict[str, Any]:
         path = self._norm(path)
-        self.check_writable(path, "make a checkpoint of")
         await self.settle()
+        self.check_writable(path, "make a checkpoint of")
         return await super().create_checkpoint(path)
 
+    @http_errors
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
         path = self._norm(path)
-        self.check_readable(path)
         await self.settle()
+        self.check_readable(path)
         return await super().list_checkpoints(path)
 
+    @http_errors
     async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
         path = self._norm(path)
-        self.check_writable(path, "restore")
         await self.settle()
+        self.check_writable(path, "restore")
         await super().restore_checkpoint(checkpoint_id, path)
 
+    @http_errors
     async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
         path = self._norm(path)
-        self.check_writable(path, "delete a checkpoint of")
         await self.settle()
+        self.check_writable(path, "delete a checkpoint of")
         await super().delete_checkpoint(checkpoint_id, path)
 
     # -- delete, rename, copy ------------------------------------------------
@@ -663,8 +677,8 @@ class BookstoreContentsManager(AsyncContentsManager):
     @http_errors
     async def delete_file(self, path: str) -> None:
         path = self._norm(path)
-        self.check_writable(path, "delete")
         await self.settle()
+        self.check_writable(path, "delete")
         self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
@@ -684,9 +698,9 @@ class BookstoreContentsManager(AsyncContentsManager):
         old_path, new_path = self._norm(old_path), self._norm(new_path)
         if old_path == new_path:
             return
+        await self.settle()
         self.check_writable(old_path, "rename")
         self.check_writable(new_path, "rename to")
-        await self.settle()
         if new_path.startswith(f"{old_path}/"):
             raise HTTPError(400, f"Cannot move {old_path} into itself")
         if await self._exists(new_path):
@@ -702,8 +716,12 @@ class BookstoreContentsManager(AsyncContentsManager):
                 await self._move_trees(moves)
             except Exception:
                 # The file has moved: its checkpoints and links must follow it later.
-                await self._journal(moves, [old_path, new_path])
-                self._unsettled = True
+                try:
+                    await self._journal(moves, [old_path, new_path])
+                except errors.StoreError as exc:
+                    self.log.error("%s's checkpoints stay at %s: %s", new_path, old_path, exc)
+                else:
+                    self._mark_unsettled()
                 raise
             await self._shares_follow(old_path, new_path)
         elif not await self._is_dir(old_path):
@@ -722,6 +740,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         """
         journal = await self._journal(moves, [old, new])
         self._moving |= {old, new}
+        self._running.add(journal)  # not another request's to resume
         deleting = False
 
         def copied() -> None:
@@ -730,15 +749,16 @@ class BookstoreContentsManager(AsyncContentsManager):
 
         try:
             await self._move_trees(moves, first_copied=copied)
+            await self._shares_follow(old, new)
         except Exception:
             if not deleting:  # the copies were rolled back: nothing to resume
                 await self.store.delete(journal)
             else:  # half moved: finished before this server serves anything else
-                self._unsettled = True
+                self._mark_unsettled()
             raise
         finally:
             self._moving -= {old, new}
-        await self._shares_follow(old, new)
+            self._running.discard(journal)
         await self.store.delete(journal)
 
     async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> str:
@@ -771,40 +791,67 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     async def settle(self) -> None:
         """Finish renames left half done before anything else is served."""
-        if self._unsettled:
-            async with self._settling:
-                if self._unsettled:
-                    await self.resume_renames()
+        if self._unsettled and time.monotonic() >= self._settle_after:
+            async with self._settling:  # one resume at a time, whoever asks
+                if self._unsettled and time.monotonic() >= self._settle_after:
+                    await self._resume_all()
 
     async def resume_renames(self) -> int:
         """Finish renames left half done (by a server that died, or a store failure);
-        returns how many."""
+        returns how many were finished. One that fails is logged, its paths answer 409,
+        and it is tried again ``RESUME_RETRY`` seconds later; the others go on."""
+        async with self._settling:
+            return await self._resume_all()
+
+    async def _resume_all(self) -> int:
+        self._marked = False  # set by a rename failing while this runs
         journals = await list_all(self.store, RENAMES_ROOT, delimiter="/")
+        finished, stuck = 0, set()
         for obj in journals.objects:
-            _, raw = await self.store.get(obj.key)
-            try:
-                journal = json.loads(raw)
-                moves = [(str(a), str(b)) for a, b in journal["moves"]]
-            except (ValueError, TypeError, KeyError) as exc:
-                # Not ours to guess at: set it aside (kept for a person) and go on.
-                aside = f"{RENAMES_ROOT}unreadable/{obj.key[len(RENAMES_ROOT) :]}"
-                self.log.error("Unreadable rename journal %s (%s): kept at %s", obj.key, exc, aside)
-                await self.store.copy(obj.key, aside)
-                await self.store.delete(obj.key)
+            if obj.key in self._running:  # a rename this server is doing right now
                 continue
-            self.log.warning("Finishing an interrupted rename: %s", moves[0])
-            await self._move_trees(moves)  # copies what is left, then deletes the source
-            if paths := journal.get("paths"):  # the folder's own; share records follow it
-                await self._shares_follow(*paths)
-            await self.store.delete(obj.key)
-        self._unsettled = False
-        return len(journals.objects)
+            try:
+                finished += await self._resume(obj.key)
+            except errors.StoreError as exc:
+                self.log.error("Cannot finish the rename %s yet (%s): retrying", obj.key, exc)
+                stuck |= self._stuck_paths.get(obj.key, set())
+        # Requests waited on the lock until now: none saw (or wrote into) half a rename.
+        self._stuck = stuck
+        self._unsettled = bool(stuck) or self._marked
+        if stuck:
+            self._settle_after = time.monotonic() + RESUME_RETRY
+        return finished
+
+    def _mark_unsettled(self) -> None:
+        self._unsettled = self._marked = True
+
+    async def _resume(self, key: str) -> int:
+        _, raw = await self.store.get(key)
+        try:
+            journal = json.loads(raw)
+            moves = [(str(a), str(b)) for a, b in journal["moves"]]
+            paths = [str(p) for p in journal.get("paths") or []]
+        except (ValueError, TypeError, KeyError) as exc:
+            # Not ours to guess at: set it aside (kept for a person) and go on.
+            aside = f"{RENAMES_ROOT}unreadable/{key[len(RENAMES_ROOT) :]}"
+            self.log.error("Unreadable rename journal %s (%s): kept at %s", key, exc, aside)
+            await self.store.copy(key, aside)
+            await self.store.delete(key)
+            return 0
+        self._stuck_paths[key] = set(paths)
+        self.log.warning("Finishing an interrupted rename: %s", moves[0])
+        await self._move_trees(moves)  # copies what is left, then deletes the source
+        if paths:  # the folder's own (or the file's); share records follow it
+            await self._shares_follow(*paths)
+        await self.store.delete(key)
+        del self._stuck_paths[key]
+        return 1
 
     @http_errors
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
         path = self._norm(from_path)
-        self.check_readable(path)
         await self.settle()
+        self.check_readable(path)
         from_dir, _, from_name = path.rpartition("/")
         meta = await self._head(path)
         if meta is None and not await self._is_dir(path):
@@ -821,6 +868,7 @@ class BookstoreContentsManager(AsyncContentsManager):
 
         self._forget(target)
         if meta is not None:
+            await self._check_kind_free(target)
             model = models.object_model(target, await self.store.copy(path, target))
             if model["type"] == "notebook":  # as a save would: a first checkpoint
                 await self.checkpoints.create_checkpoint(self, target)

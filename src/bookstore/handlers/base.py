@@ -80,8 +80,8 @@ class BookstoreHandler(APIHandler):
         """``file_path``, once renames left half done are finished; 409 while the file's
         folder is being renamed (as the contents API answers)."""
         path = self.file_path(path)
-        self.bookstore.check_not_moving(path)
         await self.bookstore.settle()
+        self.bookstore.check_readable(path)
         return path
 
     def body(self) -> dict[str, Any]:

@@ -98,23 +98,24 @@ class DiffHandler(BookstoreHandler):
                 f"{path}: these versions are too large to compare here (over "
                 f"{MAX_DIFF_BYTES >> 20} MB together); download them to compare",
             )
-        # nbdime takes seconds on big notebooks whose cell ids changed: off the loop.
-        if path.endswith(".ipynb"):
-            old, new = _notebook(path, base), _notebook(path, remote)
-            if len(old.get("cells", [])) + len(new.get("cells", [])) > MAX_DIFF_CELLS:
-                raise HTTPError(
-                    413,
-                    f"{path}: these versions have too many cells to compare here "
-                    f"(over {MAX_DIFF_CELLS} together); download them to compare",
-                )
-            diff, cells = await anyio.to_thread.run_sync(notebook_diff, old, new)
-            reply.update(diff=diff, cells=cells)
-        else:
-            cells = await anyio.to_thread.run_sync(
-                text_diff, _text(path, base), _text(path, remote)
-            )
-            reply.update(diff=None, cells=cells)
+        # Parsing 20 MB and nbdime's seconds on big notebooks: off the loop, both.
+        diff, cells = await anyio.to_thread.run_sync(_compare, path, base, remote)
+        reply.update(diff=diff, cells=cells)
         self.reply(reply)
+
+
+def _compare(path: str, base: bytes, remote: bytes) -> tuple[Any, list[dict[str, Any]]]:
+    """(nbdime's diff or None, the cells to show) of two versions of ``path``."""
+    if not path.endswith(".ipynb"):
+        return None, text_diff(_text(path, base), _text(path, remote))
+    old, new = _notebook(path, base), _notebook(path, remote)
+    if len(old.get("cells", [])) + len(new.get("cells", [])) > MAX_DIFF_CELLS:
+        raise HTTPError(
+            413,
+            f"{path}: these versions have too many cells to compare here "
+            f"(over {MAX_DIFF_CELLS} together); download them to compare",
+        )
+    return notebook_diff(old, new)
 
 
 def _version(version: str, meta: ObjectMeta) -> dict[str, Any]:

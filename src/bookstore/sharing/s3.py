@@ -32,6 +32,8 @@ MAX_PRESIGNED = timedelta(days=7)
 #: in, notebooks. The contents area of any store prefix is refused (``_check_apart``).
 RESERVED = ".bookstore"
 PUBLIC_PREFIX = f"{RESERVED}/public/"
+#: The default before PUBLIC_PREFIX: copies published then are taken down from there too.
+LEGACY_PREFIX = "bookstore-public/"
 
 
 class S3Sharing(LoggingConfigurable):
@@ -64,7 +66,7 @@ class S3Sharing(LoggingConfigurable):
     def __init__(self, store: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store = store
-        self._public: Any = None
+        self._public: dict[str, Any] = {}
         self._check_apart()
 
     def _check_apart(self) -> None:
@@ -119,26 +121,32 @@ class S3Sharing(LoggingConfigurable):
     async def publish(self, src: str, location: str) -> tuple[str, int]:
         _, data = await self.store.get(src)
         await self._public_store().put(location, data, content_type=link_content_type(src))
+        await self._drop_legacy(location)  # republished here: the old URL goes
         return await self.public_link(location), len(data)
 
     async def unpublish(self, location: str) -> None:
         await self._public_store().delete(location)
+        await self._drop_legacy(location)
 
-    def _public_store(self) -> Any:
+    async def _drop_legacy(self, location: str) -> None:
+        # A share made under the old default prefix keeps its location (a random share
+        # id and a name), so its copy there is found without any record of the prefix.
+        if self.public_prefix != LEGACY_PREFIX:
+            await self._public_store(LEGACY_PREFIX).delete(location)
+
+    def _public_store(self, prefix: str | None = None) -> Any:
         """A store on the public bucket/prefix, with the same endpoint and credentials."""
-        if self._public is None:
+        prefix = self.public_prefix if prefix is None else prefix
+        if prefix not in self._public:
             options = {
                 name: getattr(self.store, name)
                 for name in self.store.trait_names(config=True)
                 if name not in ("bucket", "prefix")
             }
-            self._public = type(self.store)(
-                parent=self.store.parent,
-                **options,
-                bucket=self.bucket,
-                prefix=self.public_prefix,
+            self._public[prefix] = type(self.store)(
+                parent=self.store.parent, **options, bucket=self.bucket, prefix=prefix
             )
-        return self._public
+        return self._public[prefix]
 
     def _public_base(self) -> str:
         if self.public_url:
@@ -150,5 +158,5 @@ class S3Sharing(LoggingConfigurable):
         return f"https://{self.bucket}.s3.{region}.amazonaws.com"
 
     async def close(self) -> None:
-        if self._public is not None:
-            await self._public.close()
+        for store in self._public.values():
+            await store.close()

@@ -68,7 +68,16 @@ from ..errors import (
     Unauthenticated,
     Unavailable,
 )
-from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata, compose_by_streaming
+from .base import (
+    Body,
+    IfMatch,
+    ListPage,
+    ObjectMeta,
+    PutMode,
+    check_metadata,
+    compose_by_streaming,
+    each,
+)
 from .keys import (
     DEFAULT_CONTENT_TYPE,
     RESERVED_SEGMENT_PREFIX,
@@ -81,6 +90,8 @@ from .local import MARKER_FILE
 from .retry import RemoteStoreSettings, Transient, is_retryable_status
 
 T = TypeVar("T")
+#: HEADs in flight at once for a listing batch's empty objects.
+EMPTY_HEADS = 16
 
 #: S3's smallest multipart part (all but the last).
 MIN_PART_SIZE = 5 << 20
@@ -636,13 +647,24 @@ class ObstoreStore(RemoteStoreSettings):
 
         stream, batch = await self._call("list", full or "/", first_batch)
         while batch:
+            # An empty object listed as "path" may be another tool's "path/" folder key
+            # (obstore drops the slash): a HEAD tells, for the whole batch side by side.
+            empty = [
+                o["path"]
+                for o in batch
+                if o["size"] == 0
+                and o["path"].startswith(full)
+                and not o["path"].endswith(MARKER_FILE)
+            ]
+            there = await each(self._exists, empty, limit=EMPTY_HEADS)
+            folder_keys = {p for p, found in zip(empty, there, strict=True) if not found}
             for obj in batch:
                 path = obj["path"]
                 if path.encode() <= previous.encode() or (folder and path == folder[:-1]):
                     name = path + "/"  # a "path/" key made by another tool, listed as "path"
                 elif path.endswith("/" + MARKER_FILE) or path == MARKER_FILE:
                     name = path[: -len(MARKER_FILE)]
-                elif obj["size"] == 0 and path.startswith(full) and not await self._exists(path):
+                elif path in folder_keys:
                     name = path + "/"  # listed as "path" but not there: a "path/" key
                 else:
                     name = path

@@ -66,7 +66,6 @@ from .keys import (
     DEFAULT_CONTENT_TYPE,
     RESERVED_SEGMENT_PREFIX,
     check_key,
-    etag_matches,
     is_reserved,
     prefix_can_match,
 )
@@ -110,14 +109,11 @@ _CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.InvalidURL,
     requests.exceptions.MissingSchema,
     requests.exceptions.InvalidSchema,
-)
-# A request requests refused to send (an invalid header value, a redirect loop): every
-# RequestException is an OSError, so these are told apart before transport failures.
-_REFUSED_ERRORS: tuple[type[BaseException], ...] = (
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidJSONError,
     requests.exceptions.TooManyRedirects,
 )
+# A header value requests refuses to send: every RequestException is an OSError, so this
+# is told apart before transport failures.
+_REFUSED_ERRORS: tuple[type[BaseException], ...] = (requests.exceptions.InvalidHeader,)
 # Actions whose 404 can only mean the container itself is gone (a PUT or a listing).
 _CONTAINER_ACTIONS = frozenset({"list", "write", "write manifest"})
 
@@ -315,10 +311,18 @@ class SwiftStore(RemoteStoreSettings):
                     # A retry: the last try may have landed, or someone else may have
                     # written since our check. Only the version we checked, or our own
                     # body, may be replaced.
-                    now = c.head_object(self.container, name)
-                    if _unquote(now.get("etag")) == sent[-1]:
+                    try:
+                        now = c.head_object(self.container, name)
+                    except ClientException as exc:
+                        if exc.http_status == 404:
+                            raise PreconditionFailed(
+                                f"{self._where(key)} was deleted during the save"
+                            ) from exc
+                        raise
+                    etag = (_unquote(now.get("etag")) or "").lower()
+                    if etag == sent[-1]:
                         return now
-                    if not etag_matches(_unquote(now.get("etag")), mode.etag):
+                    if etag != mode.etag.strip('"').lower():
                         raise PreconditionFailed(f"{self._where(key)} changed during the save")
                 response: dict[str, Any] = {}
                 # Sending the MD5 lets Swift reject a body corrupted on the way.
@@ -506,6 +510,7 @@ class SwiftStore(RemoteStoreSettings):
 
     async def connect(self) -> None:
         await self._ensure_ready()
+        await self._sweep_temporaries()  # at start only: requests never wait for it
 
     async def close(self) -> None:
         self._closed = True
@@ -664,7 +669,6 @@ class SwiftStore(RemoteStoreSettings):
                 )
                 self.log.info("Created Swift container %r at %s", self.container, self._url)
             self._ready = True
-            await self._sweep_temporaries()
 
     async def _read_capabilities(self) -> None:
         try:
@@ -704,7 +708,7 @@ class SwiftStore(RemoteStoreSettings):
                 and datetime.fromisoformat(e["last_modified"]).replace(tzinfo=UTC) < stale
             ]
 
-        try:  # one try: housekeeping must not hold up the first request
+        try:  # one try: housekeeping must not hold up the server's start
             names, conn = await self._attempt(op, action="look for temporaries in", key=None)
         except NotFound:
             return
@@ -714,6 +718,13 @@ class SwiftStore(RemoteStoreSettings):
         self._checkin(conn, reuse=True)
         if names:
             self.log.info("Deleting %d temporaries left by an interrupted upload", len(names))
+            if self._caps.get("bulk_delete") is not None:
+                try:
+                    await self._bulk_delete([_bulk_line(self.container, n) for n in names])
+                    return
+                except StoreError as exc:
+                    self.log.warning("could not delete leftover temporaries: %s", exc)
+                    return
             await self._drop_temporaries(names)
 
     # --- plumbing: operations ---------------------------------------------------------------
