@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+from contextlib import contextmanager
 
 import anyio
 import nbformat
@@ -25,6 +26,24 @@ def cm(store):
 def nb_model(text: str = "print('hi')") -> dict:
     nb = new_notebook(cells=[new_markdown_cell("# Title ü"), new_code_cell(text)])
     return {"type": "notebook", "content": nb}
+
+
+@contextmanager
+def failing_copies(store, fails):
+    """``store.copy_blind`` (what moves copy with) raising Unavailable where
+    ``fails(src, n)`` says so (``n``: the copy's number, from 1)."""
+    real_copy, count = store.copy_blind, itertools.count(1)
+
+    async def copy(src, dst):
+        if fails(src, next(count)):
+            raise errors.Unavailable("the store went away")
+        await real_copy(src, dst)
+
+    store.copy_blind = copy
+    try:
+        yield
+    finally:
+        store.copy_blind = real_copy
 
 
 async def status_of(coro) -> int:
@@ -521,21 +540,8 @@ async def test_rename_that_fails_while_copying_leaves_the_folder_and_no_journal(
     cm = BookstoreContentsManager(store=store, concurrency=1)
     for i in range(4):
         await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
-    real_copy = store.copy_blind
-    copies = 0
-
-    async def copy_then_fail(src, dst):
-        nonlocal copies
-        copies += 1
-        if copies == 3:
-            raise errors.Unavailable("the store went away")
-        await real_copy(src, dst)
-
-    store.copy_blind = copy_then_fail
-    try:
+    with failing_copies(store, lambda src, n: n == 3):
         assert await status_of(cm.rename("proj", "done")) == 503
-    finally:
-        store.copy_blind = real_copy
     assert await names(cm, "proj") == ["f0.txt", "f1.txt", "f2.txt", "f3.txt"]
     assert not await cm.dir_exists("done")
     assert (await list_all(store, ".bookstore/renames/", delimiter=None)).objects == []
@@ -545,18 +551,8 @@ async def test_file_whose_checkpoints_failed_to_follow_gets_them_on_next_access(
     cm = BookstoreContentsManager(store=store)
     await cm.save(nb_model(), "a.ipynb")
     await cm.create_checkpoint("a.ipynb")
-    real_copy = store.copy_blind
-
-    async def checkpoint_copies_fail(src, dst):  # what checkpoint moves copy with
-        if src.startswith(".bookstore/checkpoints/"):
-            raise errors.Unavailable("the store went away")
-        await real_copy(src, dst)
-
-    store.copy_blind = checkpoint_copies_fail
-    try:
+    with failing_copies(store, lambda src, n: src.startswith(".bookstore/checkpoints/")):
         assert await status_of(cm.rename("a.ipynb", "b.ipynb")) == 503
-    finally:
-        store.copy_blind = real_copy
     assert (await cm.get("b.ipynb"))["type"] == "notebook"  # the file itself moved
     assert len(await cm.list_checkpoints("b.ipynb")) == 2
     assert await cm.list_checkpoints("a.ipynb") == []
@@ -631,19 +627,11 @@ async def test_a_rename_that_cannot_be_finished_yet_blocks_only_its_folders(stor
     await cm.save({"type": "file", "format": "text", "content": "x"}, "else.txt")
     await rename_dies_midway(cm, "proj", "done", at_copy=2)
     fresh = BookstoreContentsManager(store=store)
-    real_copy = store.copy_blind
-
-    async def copies_fail(src, dst):
-        raise errors.Unavailable("the store refuses copies for now")
-
-    store.copy_blind = copies_fail
-    try:
+    with failing_copies(store, lambda src, n: True):
         # Other files are served; the rename's folders answer 409 until it is finished.
         assert (await fresh.get("else.txt"))["content"] == "x"
         assert await status_of(fresh.get("proj")) == 409
         assert await status_of(fresh.get("done/f0.txt")) == 409
-    finally:
-        store.copy_blind = real_copy
     fresh._settle_after = 0.0  # the retry's time has come
     assert await names(fresh, "done") == [f"f{i}.txt" for i in range(4)]
     assert not await fresh.dir_exists("proj")

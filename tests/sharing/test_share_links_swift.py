@@ -5,44 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 
 import anyio
 import pytest
 from nbformat import writes
 from nbformat.v4 import new_code_cell, new_notebook
-from swiftclient.client import Connection
-from traitlets.config import Config
 
 from bookstore.errors import NotFound, PermissionDenied
 from bookstore.sharing import InvalidShare, Sharing
 from bookstore.sharing.service import INDEX_ROOT
-from bookstore.stores.registry import open_store
-from kinds import rename_dies_midway, unique
+from kinds import rename_dies_midway
 
 
 def notebook(source: str) -> bytes:
     return writes(new_notebook(cells=[new_code_cell(source)])).encode()
-
-
-@pytest.fixture
-def swift_conn(swift_aio) -> Iterator[Connection]:
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def container() -> str:
-    return unique("share")
-
-
-@pytest.fixture
-def store(swift_aio, container, jp_asyncio_loop):
-    auth = {"auth_url": swift_aio.auth_url, "user": swift_aio.user, "key": swift_aio.key}
-    opened = open_store(f"swift://{container}/alice", config=Config({"SwiftStore": auth}))
-    yield opened
-    jp_asyncio_loop.run_until_complete(opened.close())
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ public copies kept apart from the notebooks. Against the session's real Swift an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,33 +15,12 @@ from bookstore import BookstoreContentsManager
 from bookstore.errors import NotFound
 from bookstore.sharing import InvalidShare, Sharing, SharingNotSupported
 from bookstore.sharing.service import backend_for
-from bookstore.stores.registry import open_store
 from bookstore.stores.s3 import S3Store
-from kinds import s3_bucket, s3_options, unique
+from kinds import s3_bucket, s3_options
 
 
 def notebook(source: str) -> bytes:
     return writes(new_notebook(cells=[new_code_cell(source)])).encode()
-
-
-@pytest.fixture
-def swift_conn(swift_aio) -> Iterator[Connection]:
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def container() -> str:
-    return unique("safe")
-
-
-@pytest.fixture
-def store(swift_aio, container, jp_asyncio_loop):
-    auth = {"auth_url": swift_aio.auth_url, "user": swift_aio.user, "key": swift_aio.key}
-    opened = open_store(f"swift://{container}/alice", config=Config({"SwiftStore": auth}))
-    yield opened
-    jp_asyncio_loop.run_until_complete(opened.close())
 
 
 def published(swift_conn: Connection, container: str) -> list[str]:
