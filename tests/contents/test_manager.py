@@ -558,11 +558,16 @@ async def test_file_whose_checkpoints_failed_to_follow_gets_them_on_next_access(
     assert await cm.list_checkpoints("a.ipynb") == []
 
 
-async def test_interrupted_rename_is_finished_by_the_first_request(store):
+async def half_renamed(store, files: int, *, at_copy: int) -> None:
+    """``proj/`` of ``files`` text files, renamed to ``done/`` by a server that died."""
     cm = BookstoreContentsManager(store=store, concurrency=1)
-    for i in range(6):
+    for i in range(files):
         await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
-    await rename_dies_midway(cm, "proj", "done", at_copy=3)
+    await rename_dies_midway(cm, "proj", "done", at_copy=at_copy)
+
+
+async def test_interrupted_rename_is_finished_by_the_first_request(store):
+    await half_renamed(store, 6, at_copy=3)
     # A server whose start could not reach the store never ran resume_renames: its
     # first request finishes the rename before answering.
     fresh = BookstoreContentsManager(store=store)
@@ -607,10 +612,7 @@ async def test_the_folder_holding_one_being_renamed_can_still_be_listed(store):
 
 
 async def test_two_resumes_of_one_journal_never_run_at_once(store):
-    cm = BookstoreContentsManager(store=store, concurrency=1)
-    for i in range(6):
-        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
-    await rename_dies_midway(cm, "proj", "done", at_copy=3)
+    await half_renamed(store, 6, at_copy=3)
     fresh = BookstoreContentsManager(store=store)
     # The server's start resuming and a browser's first poll, side by side: the poll
     # waits, and never resumes the same journal a second time.
@@ -621,11 +623,8 @@ async def test_two_resumes_of_one_journal_never_run_at_once(store):
 
 
 async def test_a_rename_that_cannot_be_finished_yet_blocks_only_its_folders(store):
-    cm = BookstoreContentsManager(store=store, concurrency=1)
-    for i in range(4):
-        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
-    await cm.save({"type": "file", "format": "text", "content": "x"}, "else.txt")
-    await rename_dies_midway(cm, "proj", "done", at_copy=2)
+    await store.put("else.txt", b"x")
+    await half_renamed(store, 4, at_copy=2)
     fresh = BookstoreContentsManager(store=store)
     with failing_copies(store, lambda src, n: True):
         # Other files are served; the rename's folders answer 409 until it is finished.
