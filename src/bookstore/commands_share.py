@@ -30,6 +30,7 @@ from bookstore.sharing import (
 )
 from bookstore.sharing.service import index_prefix
 from bookstore.stores.base import Store, list_all
+from bookstore.stores.keys import folders_above
 from bookstore.stores.registry import StoreURLError
 
 
@@ -43,21 +44,12 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
-def _candidates(key: str) -> list[tuple[str, str]]:
-    """(contents root, path under it) for each folder above ``key``, deepest first."""
-    parts = key.strip("/").split("/")
-    return [
-        ("".join(f"{p}/" for p in parts[:depth]), "/".join(parts[depth:]))
-        for depth in range(len(parts) - 1, -1, -1)
-    ]
-
-
 async def _roots(store: Store, key: str) -> list[tuple[str, str]]:
     """The candidates whose ``.bookstore/`` has checkpoints or shares of the file."""
     from bookstore.contents.checkpoints import checkpoint_prefix
 
     known = []
-    for root, path in _candidates(key):
+    for root, path in folders_above(key):
         for prefix in (checkpoint_prefix(path), index_prefix(path)):
             page = await list_all(store, root + prefix, delimiter="/")
             if page.objects:
@@ -88,7 +80,7 @@ async def _share_root(state: State, store: Store, t: Target) -> tuple[str, str]:
     known = await _roots(store, t.key)
     if known:
         return known[0]
-    candidates = _candidates(t.key)
+    candidates = folders_above(t.key)
     configured = _configured_root(state, t)
     for root, path in candidates:
         if root == configured:

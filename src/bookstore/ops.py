@@ -20,6 +20,7 @@ from traitlets.config import Config
 from . import errors
 from .settings import STORE_URL_ENV
 from .stores.base import Store, list_all
+from .stores.keys import folders_above
 from .stores.registry import StoreURLError, open_store, split_store_url, store_class
 
 RESERVED = ".bookstore"
@@ -156,9 +157,9 @@ def check_source(t: Target) -> None:
     if t.scheme == "file" and not os.path.isdir(t.location):
         raise errors.NotFound(f"no folder {t.location} (a typo, or a disk not mounted?)")
     if t.scheme == "memory" and t.location:
-        from .stores import memory
+        from .stores.memory import MemoryStore
 
-        if t.location not in memory._named:  # opening it would make a new, empty one
+        if not MemoryStore.exists(t.location):  # opening it would make a new, empty one
             raise errors.NotFound(f"no memory store named {t.location!r}")
 
 
@@ -305,10 +306,9 @@ async def rm(
 
 def _roots_above(key: str) -> set[tuple[str, str]]:
     """(contents root, path below it) for every folder above ``key`` that may be a root."""
-    parts = key.strip("/").split("/")
-    if not key.strip("/") or RESERVED in parts:
+    if not key.strip("/") or RESERVED in key.split("/"):
         return set()
-    return {("".join(f"{p}/" for p in parts[:d]), "/".join(parts[d:])) for d in range(len(parts))}
+    return set(folders_above(key))
 
 
 def _roots_inside(keys: list[str]) -> set[tuple[str, str]]:
@@ -357,6 +357,9 @@ async def checkpoints(store: Store, key: str) -> list[Checkpoint]:
 
 async def restore(store: Store, key: str, checkpoint_id: str) -> Checkpoint:
     """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``."""
-    if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
-        raise UsageError(f"invalid checkpoint id {checkpoint_id!r}: see `bookstore history`")
-    return await _history().restore_checkpoint(store, key, checkpoint_id)
+    history = _history()
+    try:
+        history.check_id(checkpoint_id)
+    except errors.InvalidRequest as exc:  # the caller's typo: a usage error (exit 2)
+        raise UsageError(f"{exc}: see `bookstore history`") from None
+    return await history.restore_checkpoint(store, key, checkpoint_id)

@@ -37,6 +37,7 @@ import anyio
 
 from . import errors
 from .stores.base import ObjectMeta, Store, list_all
+from .stores.keys import folders_above
 
 log = logging.getLogger(__name__)
 
@@ -542,12 +543,10 @@ async def _add_checkpoints_above(
     """Add to ``steps`` the checkpoints of folder ``src_prefix`` kept at a contents root
     above it (``<root>/.bookstore/checkpoints/<folder>/``, the deepest root that has
     any), bound for the destination store's root area for ``dst_prefix``."""
-    parts = src_prefix.strip("/").split("/")
-    if RESERVED in parts:
+    if RESERVED in src_prefix.split("/"):
         return
-    for depth in range(len(parts) - 1, -1, -1):
-        root = "".join(f"{p}/" for p in parts[:depth])
-        where = f"{root}{RESERVED}/{CHECKPOINTS}/{'/'.join(parts[depth:])}/"
+    for root, path in folders_above(src_prefix):
+        where = f"{root}{RESERVED}/{CHECKPOINTS}/{path}/"
         if await _is_folder(steps.src, where, missing=False):
             break
     else:

@@ -292,6 +292,14 @@ async def test_metadata_names_and_values_within_every_stores_limits(store: Store
     await assert_absent(store, "u.txt")
 
 
+async def test_content_types_http_cannot_carry_are_refused(store: Store) -> None:
+    # requests would refuse such a header (Swift, S3): the caller's mistake, a 400 anywhere.
+    for bad in (" text/plain", "text/plain ", "text/\nplain"):
+        with pytest.raises(InvalidRequest):
+            await store.put("t.txt", b"x", content_type=bad)
+    await assert_absent(store, "t.txt")
+
+
 async def test_overwrite_replaces_bytes_type_and_metadata(store: Store) -> None:
     await store.put("o.txt", b"one", content_type="text/plain", metadata={"a": "1"})
     put = await store.put("o.txt", b"two!", content_type="text/markdown", metadata={"b": "2"})

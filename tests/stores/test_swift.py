@@ -775,12 +775,3 @@ async def test_temporaries_are_never_listed_and_stale_ones_are_swept(swift_aio):
         assert await raw_names(again) == [fresh, "p/nb.ipynb"]
     finally:
         await again.close()
-
-
-async def test_a_request_requests_refuses_to_send_is_a_client_error(swift):
-    # requests refuses a header value with a leading space before sending anything:
-    # that is the caller's mistake (400), not an unreachable Swift (503, retried).
-    with pytest.raises(InvalidRequest, match="could not be sent"):
-        await swift.put("t.txt", b"x", content_type=" text/plain")
-    with pytest.raises(NotFound):
-        await swift.head("t.txt")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from .. import errors
 from ..stores.base import ObjectMeta, Store, each, list_all
+from ..stores.keys import folders_above
 from .bulk import delete_tree
 from .checkpoints import CHECKPOINT_ROOT, checkpoint_prefix
 
@@ -35,14 +36,9 @@ def checkpoint_locations(key: str) -> list[str]:
     ``a/.bookstore/checkpoints/b/nb.ipynb/``, ``.bookstore/checkpoints/a/b/nb.ipynb/``.
     A key inside a reserved area has none.
     """
-    parts = key.strip("/").split("/")
-    if not key.strip("/") or CHECKPOINT_ROOT.split("/")[0] in parts:
+    if not key.strip("/") or CHECKPOINT_ROOT.split("/")[0] in key.split("/"):
         return []
-    out = []
-    for depth in range(len(parts) - 1, -1, -1):
-        root = "".join(f"{p}/" for p in parts[:depth])
-        out.append(root + checkpoint_prefix("/".join(parts[depth:])))
-    return out
+    return [root + checkpoint_prefix(path) for root, path in folders_above(key)]
 
 
 def _created(checkpoint_id: str, fallback: datetime) -> datetime:
@@ -80,8 +76,7 @@ async def restore_checkpoint(store: Store, key: str, checkpoint_id: str) -> Chec
 
     NotFound if ``key`` has no such checkpoint.
     """
-    if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
-        raise errors.InvalidRequest(f"invalid checkpoint id {checkpoint_id!r}")
+    check_id(checkpoint_id)
     for candidate in await list_checkpoints(store, key):
         if checkpoint_id in (candidate.id, "latest"):
             await store.copy(candidate.key, key)
@@ -123,7 +118,7 @@ async def read_version(store: Store, path: str, version: str) -> tuple[ObjectMet
     """
     if version == CURRENT:
         return await store.get(path)
-    _check_id(version)
+    check_id(version)
     try:
         return await store.get(checkpoint_prefix(path) + version)
     except errors.NotFound:
@@ -142,7 +137,7 @@ async def restore_keeping_current(
     """
     from .checkpoints import new_checkpoint_id
 
-    _check_id(checkpoint_id)
+    check_id(checkpoint_id)
     source = checkpoint_prefix(path) + checkpoint_id
     try:
         await store.head(source)
@@ -152,6 +147,6 @@ async def restore_keeping_current(
     return _checkpoint(saved), await store.copy(source, path)
 
 
-def _check_id(checkpoint_id: str) -> None:
+def check_id(checkpoint_id: str) -> None:
     if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
         raise errors.InvalidRequest(f"invalid checkpoint id {checkpoint_id!r}")

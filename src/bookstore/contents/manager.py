@@ -207,6 +207,17 @@ class BookstoreContentsManager(AsyncContentsManager):
             self.log.info("Refusing to serve hidden file or directory %r, via 404 Error", path)
             raise HTTPError(404, f"No such file or directory: {path}")
 
+    async def _ready(self, path: str, action: str | None = None) -> str:
+        """``path`` normalised, once half-done renames are finished, checked readable
+        (or, with ``action``, writable): what every entry point does first."""
+        path = self._norm(path)
+        await self.settle()
+        if action is None:
+            self.check_readable(path)
+        else:
+            self.check_writable(path, action)
+        return path
+
     def check_writable(self, path: str, action: str) -> None:
         if not path:
             raise HTTPError(400, f"Cannot {action} the root folder")
@@ -311,9 +322,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         format: str | None = None,
         require_hash: bool = False,
     ) -> dict[str, Any]:
-        path = self._norm(path)
-        await self.settle()
-        self.check_readable(path)
+        path = await self._ready(path)
         if type not in (None, "directory", "file", "notebook"):
             raise HTTPError(400, f"Unknown type {type!r}", reason="bad type")
         if format not in (None, "text", "base64", "json"):
@@ -481,9 +490,7 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     @http_errors
     async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
-        path = self._norm(path)
-        await self.settle()
-        self.check_writable(path, "save")
+        path = await self._ready(path, "save")
         chunk = model.get("chunk")
         if chunk in (None, 1):
             self.run_pre_save_hooks(model=model, path=path)
@@ -646,39 +653,29 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     @http_errors
     async def create_checkpoint(self, path: str) -> dict[str, Any]:
-        path = self._norm(path)
-        await self.settle()
-        self.check_writable(path, "make a checkpoint of")
+        path = await self._ready(path, "make a checkpoint of")
         return await super().create_checkpoint(path)
 
     @http_errors
     async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
-        path = self._norm(path)
-        await self.settle()
-        self.check_readable(path)
+        path = await self._ready(path)
         return await super().list_checkpoints(path)
 
     @http_errors
     async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
-        path = self._norm(path)
-        await self.settle()
-        self.check_writable(path, "restore")
+        path = await self._ready(path, "restore")
         await super().restore_checkpoint(checkpoint_id, path)
 
     @http_errors
     async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
-        path = self._norm(path)
-        await self.settle()
-        self.check_writable(path, "delete a checkpoint of")
+        path = await self._ready(path, "delete a checkpoint of")
         await super().delete_checkpoint(checkpoint_id, path)
 
     # -- delete, rename, copy ------------------------------------------------
 
     @http_errors
     async def delete_file(self, path: str) -> None:
-        path = self._norm(path)
-        await self.settle()
-        self.check_writable(path, "delete")
+        path = await self._ready(path, "delete")
         self._forget(path)
         if await self._head(path) is not None:
             await self.store.delete(path)
@@ -849,9 +846,7 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     @http_errors
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
-        path = self._norm(from_path)
-        await self.settle()
-        self.check_readable(path)
+        path = await self._ready(from_path)
         from_dir, _, from_name = path.rpartition("/")
         meta = await self._head(path)
         if meta is None and not await self._is_dir(path):

@@ -186,6 +186,21 @@ async def compose_by_streaming(
     return await store.put(dst, body(), content_type=content_type)
 
 
+def check_content_type(content_type: str | None) -> str:
+    """The content type to store (a default for none); one HTTP could not carry as
+    written (surrounding spaces, control characters) is refused by every store alike."""
+    from ..errors import InvalidRequest
+    from .keys import DEFAULT_CONTENT_TYPE
+
+    if not content_type:
+        return DEFAULT_CONTENT_TYPE
+    if content_type != content_type.strip() or not content_type.isprintable():
+        raise InvalidRequest(
+            f"content type {content_type!r} has spaces around it or control characters"
+        )
+    return content_type
+
+
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     """Normalise user metadata (lower-case keys) and enforce the limits every store honours.
 

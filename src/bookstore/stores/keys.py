@@ -46,6 +46,16 @@ def check_key(key: str) -> str:
     return key
 
 
+def folders_above(key: str) -> list[tuple[str, str]]:
+    """(folder, ``key`` relative to it) for each folder above ``key``, deepest first, the
+    root ``""`` last: where a contents root holding ``key`` may be."""
+    parts = key.strip("/").split("/")
+    return [
+        ("".join(f"{p}/" for p in parts[:depth]), "/".join(parts[depth:]))
+        for depth in range(len(parts) - 1, -1, -1)
+    ]
+
+
 def is_reserved(key: str) -> bool:
     """Whether ``key`` is one of ours (a temporary, a marker): never listed as content."""
     return any(s.startswith(RESERVED_SEGMENT_PREFIX) for s in key.split("/"))

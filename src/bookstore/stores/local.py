@@ -62,7 +62,7 @@ from ..errors import (
     StoreError,
     Unavailable,
 )
-from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata
+from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_content_type, check_metadata
 from .keys import (
     DEFAULT_CONTENT_TYPE,
     RESERVED_SEGMENT_PREFIX,
@@ -505,6 +505,7 @@ class LocalStore(LoggingConfigurable):
     ) -> ObjectMeta:
         self._path(key)
         clean = check_metadata(metadata)
+        content_type = check_content_type(content_type)
         if mode != "overwrite" and mode != "create" and not isinstance(mode, IfMatch):
             raise InvalidRequest(f"unknown put mode {mode!r}")
         streamed = not isinstance(data, bytes | bytearray | memoryview)

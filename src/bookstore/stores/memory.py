@@ -30,7 +30,7 @@ from traitlets import Int
 from traitlets.config import LoggingConfigurable
 
 from ..errors import AlreadyExists, InvalidRequest, NotFound, PreconditionFailed
-from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_metadata
+from .base import Body, IfMatch, ListPage, ObjectMeta, PutMode, check_content_type, check_metadata
 from .keys import (
     DEFAULT_CONTENT_TYPE,
     check_key,
@@ -185,6 +185,7 @@ class MemoryStore(LoggingConfigurable):
     ) -> ObjectMeta:
         full = self._full(key)
         clean = check_metadata(metadata)
+        content_type = check_content_type(content_type)
         if isinstance(data, bytes | bytearray | memoryview):
             return self._commit(key, bytes(data), mode, content_type, clean)
         if not isinstance(data, AsyncIterable):
@@ -271,6 +272,12 @@ class MemoryStore(LoggingConfigurable):
 
     async def connect(self) -> None:
         """Nothing to reach: the data is here."""
+
+    @staticmethod
+    def exists(name: str) -> bool:
+        """Whether the named store was made in this process (opening one makes it)."""
+        with _named_lock:
+            return name in _named
 
     async def close(self) -> None:
         """Nothing to release: the objects stay while any store holds the space."""

@@ -74,6 +74,7 @@ from .base import (
     ListPage,
     ObjectMeta,
     PutMode,
+    check_content_type,
     check_metadata,
     compose_by_streaming,
     each,
@@ -277,7 +278,7 @@ class ObstoreStore(RemoteStoreSettings):
             raise InvalidRequest(f"{self.kind} reserves these metadata names as headers: {clash}")
         if not (mode in ("create", "overwrite") or isinstance(mode, IfMatch)):
             raise InvalidRequest(f"unknown put mode {mode!r}")
-        ctype = content_type or DEFAULT_CONTENT_TYPE
+        ctype = check_content_type(content_type)
         attributes = {"Content-Type": ctype, **meta}
 
         if isinstance(data, bytes | bytearray | memoryview):
@@ -811,22 +812,22 @@ class ObstoreStore(RemoteStoreSettings):
 
     def _status_error(self, exc: BaseError, action: str, where: str) -> StoreError:
         text = str(exc)
-        found = _STATUS.search(text)
-        if found is None and (code := _code(exc)):
-            # A 200 that says no: a DeleteObjects <Error> entry, or an <Error> body.
-            return self._refused(exc, code, action, where)
-        if found is None:  # no answer at all: refused, reset, timed out
+        found, code = _STATUS.search(text), _code(exc)
+        if found is None and code is None:  # no answer at all: refused, reset, timed out
             return Transient(
                 f"cannot {action} {where}: {self.location} is unreachable ({_first_line(text)})"
             )
-        status, code = int(found.group(1)), _code(exc)
-        said = f"{self.kind} said {status}" + (f" {code}" if code else "")
-        message = f"cannot {action} {where}: {said}"
+        # No status but a code: a 200 that says no (a DeleteObjects <Error> entry).
+        status = int(found.group(1)) if found else None
+        said = " ".join(str(x) for x in (status, code) if x)
+        message = f"cannot {action} {where}: {self.kind} said {said}"
         if code == "NoSuchBucket":
             return NotFound(self._no_bucket())
         # AWS answers 400 to an expired or malformed session token.
-        if status in (401, 403) or code in _CREDENTIAL_CODES:
+        if status in (401, 403) or code in _CREDENTIAL_CODES or code == "AccessDenied":
             return self._denied(exc, action, where)
+        if status is None:
+            return Transient(message) if code in _RETRYABLE_CODES else Unavailable(message)
         if status == 404:
             return NotFound(message)
         if status in (409, 412):  # 409: AWS's ConditionalRequestConflict
@@ -850,17 +851,6 @@ class ObstoreStore(RemoteStoreSettings):
             f"cannot {action} {where}: access denied"
             + (f" ({code})" if code else " (wrong credentials, or not allowed)")
         )
-
-    def _refused(self, exc: BaseException, code: str, action: str, where: str) -> StoreError:
-        """An answer without an error status, by its S3 error code."""
-        message = f"cannot {action} {where}: {self.kind} said {code}"
-        if code in _CREDENTIAL_CODES or code == "AccessDenied":
-            return self._denied(exc, action, where)
-        if code == "NoSuchBucket":
-            return NotFound(self._no_bucket())
-        if code in _RETRYABLE_CODES:  # deleting again is harmless
-            return Transient(message)
-        return Unavailable(message)
 
     def _no_bucket(self) -> str:
         return (

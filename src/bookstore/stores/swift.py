@@ -58,6 +58,7 @@ from .base import (
     ListPage,
     ObjectMeta,
     PutMode,
+    check_content_type,
     check_metadata,
     compose_by_streaming,
     each,
@@ -288,7 +289,7 @@ class SwiftStore(RemoteStoreSettings):
         """
         name = self._name(key)
         meta = check_metadata(metadata)
-        ctype = content_type or DEFAULT_CONTENT_TYPE
+        ctype = check_content_type(content_type)
         headers = {f"X-Object-Meta-{k}": v for k, v in meta.items()}
         create = mode == "create"
         if create:
