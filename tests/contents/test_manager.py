@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
+import os
+import socket
+import subprocess
 from contextlib import contextmanager
 
 import anyio
@@ -14,8 +18,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from tornado.web import HTTPError
 
 from bookstore import BookstoreContentsManager, errors
+from bookstore.contents import journals
+from bookstore.contents import manager as manager_module
 from bookstore.stores.base import list_all
 from kinds import rename_dies_midway
+
+RENAMES = ".bookstore/renames/"
 
 
 @pytest.fixture
@@ -641,3 +649,99 @@ async def test_a_copy_below_a_file_is_refused(cm):
     await cm.save({"type": "file", "format": "text", "content": "g"}, "g.txt")
     assert await status_of(cm.copy("g.txt", "f.txt/g.txt")) == 400
     assert await status_of(cm.get("f.txt/g.txt")) == 404
+
+
+# --- two servers on one prefix (a JupyterHub user's named servers) -----------------------
+
+
+def another_server(store) -> BookstoreContentsManager:
+    """A manager that sees this test's others as servers on another host."""
+    other = BookstoreContentsManager(store=store)
+    other._watch = journals.Watch(journals.Owner("another-host", 1, "its-run"))
+    return other
+
+
+async def rename_left_running(store, owner: journals.Owner) -> None:
+    """``proj/`` (3 files) half renamed to ``done/`` by ``owner``, still at it."""
+    await half_renamed(store, 3, at_copy=2)
+    [obj] = (await list_all(store, RENAMES, delimiter="/")).objects
+    journal = journals.Journal.decode(obj.key, (await store.get(obj.key))[1])
+    await store.put(
+        obj.key, journals.Journal(obj.key, journal.moves, journal.paths, owner).encode()
+    )
+
+
+def live_process_here() -> journals.Owner:
+    return journals.Owner(socket.gethostname(), os.getppid(), "its-run")
+
+
+@pytest.mark.parametrize(
+    "owner",
+    [journals.Owner("another-host", 1, "its-run"), live_process_here()],
+    ids=["another-host", "live-process-here"],
+)
+async def test_a_rename_another_server_is_running_is_left_to_it(store, monkeypatch, owner):
+    await store.put("else.txt", b"x")
+    await rename_left_running(store, owner)
+    cm = BookstoreContentsManager(store=store)
+    assert (await cm.get("else.txt"))["content"] == "x"
+    # Both folders answer 409 meanwhile, and nothing of the rename is touched.
+    assert await status_of(cm.get("proj")) == 409
+    assert await status_of(cm.get("done/f0.txt")) == 409
+    assert len((await list_all(store, "proj/", delimiter=None)).objects) == 3
+    # Its journal stopped changing (that server died): after STALE, the rename is finished.
+    monkeypatch.setattr(journals, "STALE", 0.0)
+    cm._next_look = 0.0
+    assert await names(cm, "done") == ["f0.txt", "f1.txt", "f2.txt"]
+    assert not await cm.dir_exists("proj")
+    assert (await list_all(store, RENAMES, delimiter=None)).objects == []
+
+
+def ended_process_here() -> journals.Owner:
+    with subprocess.Popen(["true"]) as ended:
+        pass  # leaving waits for it
+    return journals.Owner(socket.gethostname(), ended.pid, "its-run")
+
+
+async def test_a_rename_whose_process_is_gone_is_finished_at_once(store):
+    await rename_left_running(store, ended_process_here())
+    cm = BookstoreContentsManager(store=store)
+    assert await names(cm, "done") == ["f0.txt", "f1.txt", "f2.txt"]
+
+
+async def test_a_running_rename_renews_its_journal_and_others_wait_for_it(store, monkeypatch):
+    monkeypatch.setattr(journals, "HEARTBEAT", 0.05)
+    monkeypatch.setattr(journals, "STALE", 0.5)
+    monkeypatch.setattr(manager_module, "JOURNAL_LOOK", 0.0)
+    cm = BookstoreContentsManager(store=store)
+    await cm.save(nb_model(), "proj/a.ipynb")
+    other = another_server(store)
+    assert await names(other, "proj") == ["a.ipynb"]  # started before the rename
+    started, release = anyio.Event(), anyio.Event()
+    real_copy = store.copy_blind
+
+    async def slow_copy(src, dst):
+        started.set()
+        await release.wait()
+        return await real_copy(src, dst)
+
+    store.copy_blind = slow_copy
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cm.rename, "proj", "done")
+            await started.wait()
+            [obj] = (await list_all(store, RENAMES, delimiter="/")).objects
+            beats = set()
+            for _ in range(6):  # longer than STALE: the heartbeat keeps it the first's
+                assert await status_of(other.get("proj/a.ipynb")) == 409
+                beats.add(json.loads((await store.get(obj.key))[1])["beat"])
+                await anyio.sleep(0.15)
+            assert len(beats) > 2
+            assert len((await list_all(store, "proj/", delimiter=None)).objects) == 1
+            release.set()
+    finally:
+        store.copy_blind = real_copy
+    await anyio.sleep(0.2)  # no renewal in flight brings the journal back
+    assert (await list_all(store, RENAMES, delimiter=None)).objects == []
+    assert await names(other, "done") == ["a.ipynb"]
+    assert not await other.dir_exists("proj")

@@ -19,8 +19,11 @@ async def keys_under(store: Store, prefix: str) -> list[str]:
     return [o.key for o in page.objects]
 
 
-async def copy_keys(store: Store, pairs: list[tuple[str, str]], *, concurrency: int) -> None:
-    """Server-side copy of each (src, dst); on any failure the copies made are removed."""
+async def copy_keys(
+    store: Store, pairs: list[tuple[str, str]], *, concurrency: int, roll_back: bool = True
+) -> None:
+    """Server-side copy of each (src, dst); on any failure the copies made are removed
+    (unless not ``roll_back``: a resumed move, whose sources may already be gone)."""
     done: list[str] = []
     todo = iter(pairs)
 
@@ -38,11 +41,12 @@ async def copy_keys(store: Store, pairs: list[tuple[str, str]], *, concurrency: 
     except Exception as exc:
         # A store failure: leave the source untouched and the destination as it was.
         # (Cancellation is the process going away: a rename journal finishes the job.)
-        with anyio.CancelScope(shield=True):
-            try:
-                await store.delete_many(done)
-            except Exception:  # the original error matters more
-                log.warning("could not remove %d partial copies", len(done), exc_info=True)
+        if roll_back:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await store.delete_many(done)
+                except Exception:  # the original error matters more
+                    log.warning("could not remove %d partial copies", len(done), exc_info=True)
         first = errors.first_error(exc)
         if first is exc:
             raise
@@ -56,6 +60,7 @@ async def move_tree(
     *,
     concurrency: int,
     copied: Callable[[], None] | None = None,
+    roll_back: bool = True,
 ) -> int:
     """Copy everything under ``src_prefix`` to ``dst_prefix``, then delete the originals.
 
@@ -65,7 +70,7 @@ async def move_tree(
     """
     keys = await keys_under(store, src_prefix)
     pairs = [(k, dst_prefix + k[len(src_prefix) :]) for k in keys]
-    await copy_keys(store, pairs, concurrency=concurrency)
+    await copy_keys(store, pairs, concurrency=concurrency, roll_back=roll_back)
     if copied is not None:
         copied()
     await store.delete_many(keys)

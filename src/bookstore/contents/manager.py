@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import fnmatch
 import hashlib
 import itertools
-import json
 import mimetypes
 import os
 import re
@@ -44,6 +44,7 @@ from . import encoding, models
 from .bulk import copy_tree, delete_tree, move_tree
 from .checkpoints import CHECKPOINT_ROOT, BookstoreCheckpoints, checkpoint_prefix
 from .http import http_errors
+from .journals import Journal, Owner, Watch, heartbeat
 from .versions import RecentBytes, VersionClock
 
 RESERVED = ".bookstore"
@@ -54,6 +55,8 @@ UPLOADS_ROOT = f"{RESERVED}/uploads/"
 RENAMES_ROOT = f"{RESERVED}/renames/"
 # Seconds before a rename that could not be finished is tried again.
 RESUME_RETRY = 30.0
+#: Seconds between two looks for renames begun by other servers on the same prefix.
+JOURNAL_LOOK = 10.0
 DIRECTORY_CONTENT_TYPE = "application/x-directory"
 
 
@@ -118,11 +121,14 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._running: set[str] = set()  # the journals of those renames
         # Renames left half done (by a server that died, or by a store failure) are
         # finished before anything else is served; at start if the store is up then. One
-        # that cannot be finished yet keeps its paths here (409), tried again later.
+        # that cannot be finished yet, or another server's still running, keeps its paths
+        # here (409) until a later look.
         self._unsettled = True
         self._stuck: set[str] = set()
-        self._stuck_paths: dict[str, set[str]] = {}  # journal -> its paths, while resumed
         self._settle_after = 0.0  # time.monotonic() of the next try
+        self._next_look = 0.0  # ... and of the next look for other servers' renames
+        self._owner = Owner.new()
+        self._watch = Watch(self._owner)
         self._marked = False
         self._settling = anyio.Lock()
         self._clock = VersionClock()
@@ -733,11 +739,12 @@ class BookstoreContentsManager(AsyncContentsManager):
         A journal object names the moves before any copy starts and is deleted
         after the last delete and the share records' move; a server that died in
         between finishes both when it starts again (``resume_renames``). Meanwhile
-        this server answers 409 for both folders instead of showing half of each.
+        this server answers 409 for both folders instead of showing half of each, and the
+        journal's heartbeat tells other servers on the prefix to do the same.
         """
         journal = await self._journal(moves, [old, new])
         self._moving |= {old, new}
-        self._running.add(journal)  # not another request's to resume
+        self._running.add(journal.key)  # not another request's to resume
         deleting = False
 
         def copied() -> None:
@@ -745,33 +752,45 @@ class BookstoreContentsManager(AsyncContentsManager):
             deleting = True
 
         try:
-            await self._move_trees(moves, first_copied=copied)
-            await self._shares_follow(old, new)
+            async with heartbeat(self.store, journal, self.log):
+                await self._move_trees(moves, first_copied=copied)
+                await self._shares_follow(old, new)
         except Exception:
             if not deleting:  # the copies were rolled back: nothing to resume
-                await self.store.delete(journal)
+                await self.store.delete(journal.key)
             else:  # half moved: finished before this server serves anything else
                 self._mark_unsettled()
             raise
         finally:
             self._moving -= {old, new}
-            self._running.discard(journal)
-        await self.store.delete(journal)
+            self._running.discard(journal.key)
+        await self.store.delete(journal.key)
 
-    async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> str:
-        journal = f"{RENAMES_ROOT}{uuid.uuid4().hex}.json"
-        await self.store.put(journal, json.dumps({"moves": moves, "paths": paths}).encode())
+    async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> Journal:
+        journal = Journal(f"{RENAMES_ROOT}{uuid.uuid4().hex}.json", moves, paths, self._owner)
+        await self.store.put(journal.key, journal.encode())
         return journal
 
     async def _move_trees(
-        self, moves: list[tuple[str, str]], first_copied: Callable[[], None] | None = None
+        self,
+        moves: list[tuple[str, str]],
+        first_copied: Callable[[], None] | None = None,
+        *,
+        roll_back: bool = True,
     ) -> None:
         for old, new in moves:  # what was known of their checkpoints no longer holds
             self.checkpoints.forget(old[:-1].removeprefix(CHECKPOINT_ROOT))
             self.checkpoints.forget(new[:-1].removeprefix(CHECKPOINT_ROOT))
         for i, (src, dst) in enumerate(moves):
             copied = first_copied if i == 0 else None
-            await move_tree(self.store, src, dst, concurrency=self.concurrency, copied=copied)
+            await move_tree(
+                self.store,
+                src,
+                dst,
+                concurrency=self.concurrency,
+                copied=copied,
+                roll_back=roll_back,
+            )
 
     def _forget(self, path: str) -> None:
         """What was known of ``path`` (and below) no longer holds: deleted, moved, copied over."""
@@ -787,11 +806,16 @@ class BookstoreContentsManager(AsyncContentsManager):
         return len(old)
 
     async def settle(self) -> None:
-        """Finish renames left half done before anything else is served."""
-        if self._unsettled and time.monotonic() >= self._settle_after:
+        """Finish renames left half done before anything else is served, and every
+        ``JOURNAL_LOOK`` seconds look for renames other servers began."""
+        if self._settle_due():
             async with self._settling:  # one resume at a time, whoever asks
-                if self._unsettled and time.monotonic() >= self._settle_after:
+                if self._settle_due():
                     await self._resume_all()
+
+    def _settle_due(self) -> bool:
+        now = time.monotonic()
+        return now >= self._next_look or (self._unsettled and now >= self._settle_after)
 
     async def resume_renames(self) -> int:
         """Finish renames left half done (by a server that died, or a store failure);
@@ -802,46 +826,59 @@ class BookstoreContentsManager(AsyncContentsManager):
 
     async def _resume_all(self) -> int:
         self._marked = False  # set by a rename failing while this runs
-        journals = await list_all(self.store, RENAMES_ROOT, delimiter="/")
-        finished, stuck = 0, set()
-        for obj in journals.objects:
+        listing = await list_all(self.store, RENAMES_ROOT, delimiter="/")
+        self._watch.keep_only({o.key for o in listing.objects})
+        finished, stuck, elsewhere = 0, set(), set()
+        for obj in listing.objects:
             if obj.key in self._running:  # a rename this server is doing right now
                 continue
+            journal = None
             try:
-                finished += await self._resume(obj.key)
+                journal = await self._read_journal(obj.key)
+                if journal is None:
+                    continue
+                if not self._watch.abandoned(journal, obj):  # another server's, running
+                    elsewhere |= set(journal.paths)
+                    continue
+                finished += await self._resume(journal)
             except errors.StoreError as exc:
                 self.log.error("Cannot finish the rename %s yet (%s): retrying", obj.key, exc)
-                stuck |= self._stuck_paths.get(obj.key, set())
+                stuck |= set(journal.paths if journal else ())
         # Requests waited on the lock until now: none saw (or wrote into) half a rename.
-        self._stuck = stuck
+        now = time.monotonic()
+        self._stuck = stuck | elsewhere
         self._unsettled = bool(stuck) or self._marked
+        self._next_look = now + JOURNAL_LOOK
         if stuck:
-            self._settle_after = time.monotonic() + RESUME_RETRY
+            self._settle_after = now + RESUME_RETRY
         return finished
 
     def _mark_unsettled(self) -> None:
         self._unsettled = self._marked = True
 
-    async def _resume(self, key: str) -> int:
+    async def _read_journal(self, key: str) -> Journal | None:
         _, raw = await self.store.get(key)
         try:
-            journal = json.loads(raw)
-            moves = [(str(a), str(b)) for a, b in journal["moves"]]
-            paths = [str(p) for p in journal.get("paths") or []]
+            return Journal.decode(key, raw)
         except (ValueError, TypeError, KeyError) as exc:
             # Not ours to guess at: set it aside (kept for a person) and go on.
             aside = f"{RENAMES_ROOT}unreadable/{key[len(RENAMES_ROOT) :]}"
             self.log.error("Unreadable rename journal %s (%s): kept at %s", key, exc, aside)
             await self.store.copy(key, aside)
             await self.store.delete(key)
-            return 0
-        self._stuck_paths[key] = set(paths)
-        self.log.warning("Finishing an interrupted rename: %s", moves[0])
-        await self._move_trees(moves)  # copies what is left, then deletes the source
-        if paths:  # the folder's own (or the file's); share records follow it
-            await self._shares_follow(*paths)
-        await self.store.delete(key)
-        del self._stuck_paths[key]
+            return None
+
+    async def _resume(self, journal: Journal) -> int:
+        self.log.warning("Finishing an interrupted rename: %s", journal.moves[0])
+        # Now this server's: its heartbeat keeps other servers from resuming it too.
+        journal = dataclasses.replace(journal, owner=self._owner)
+        async with heartbeat(self.store, journal, self.log):
+            # Copies what is left, then deletes the source; forward only: its sources
+            # may be partly deleted already, so a failed copy is not undone.
+            await self._move_trees(journal.moves, roll_back=False)
+            if journal.paths:  # the folder's own (or the file's); share records follow it
+                await self._shares_follow(*journal.paths)
+        await self.store.delete(journal.key)
         return 1
 
     @http_errors
