@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
+import nbformat
 import pytest
 from jupyter_server_fileid.manager import ArbitraryFileIdManager
+from nbformat.v4 import new_code_cell, new_notebook
 from pycrdt import Doc, Text
 from pycrdt.store import YDocNotFound
 
@@ -77,3 +81,60 @@ async def test_bookstore_chooses_memory_history_and_its_file_ids(jp_serverapp):
     assert ystore_class(path="json:notebook:x", log=None).squash_after == 7
     ids = app(jp_serverapp, "jupyter_server_fileid").file_id_manager
     assert isinstance(ids, BookstoreFileIdManager)
+
+
+async def test_memory_ystore_forgets_deleted_content():
+    """A cell's outputs replaced at every run: history must not keep every old output."""
+    store = MemoryYStore(path="json:notebook:some-id", squash_after=50)
+    doc = Doc()
+    doc["text"] = text = Text()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for run in range(300):
+        text += f"output of run {run} " + "x" * 100_000
+        del text[0 : len(text)]
+    text += "last"
+    for update in updates:
+        await store.write(update)
+    kept = sum(len(update) for update, _, _ in store._updates)
+    assert kept < 1_000_000  # merging alone kept all 30 MB of deleted outputs
+    copy = Doc()
+    copy["text"] = copied = Text()
+    await store.apply_updates(copy)
+    assert str(copied) == "last"
+
+
+async def test_memory_ystore_bounds_bytes_as_well_as_updates():
+    store = MemoryYStore(path="json:notebook:some-id", squash_bytes=1_000_000)
+    doc = Doc()
+    doc["text"] = text = Text()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    for _ in range(40):  # fewer updates than squash_after, each one big
+        text += "y" * 100_000
+        del text[0 : len(text)]
+    for update in updates:
+        await store.write(update)
+    assert sum(len(update) for update, _, _ in store._updates) <= 1_000_000
+
+
+async def test_a_rooms_unsaved_edits_are_kept_when_another_writer_replaces_the_file(
+    jp_serverapp,
+):
+    cm = jp_serverapp.contents_manager
+    path = f"unsaved-{uuid.uuid4().hex[:8]}.ipynb"
+    nb = new_notebook(cells=[new_code_cell("v0")])
+    await cm.save({"type": "notebook", "content": nb}, path)
+    ydoc = app(jp_serverapp, "jupyter_server_ydoc")
+    shared = await ydoc.get_document(
+        path=path, content_type="notebook", file_format="json", copy=False, create=True
+    )
+    shared.set_cell(0, {**shared.get_cell(0), "source": "typed in the room"})
+    # Another writer, before the room's autosave (1 s after the last edit).
+    await cm.store.put(path, nbformat.writes(new_notebook(cells=[new_code_cell("out")])).encode())
+    await cm.get(path, content=False)  # what the room's poll asks
+    kept = [
+        await cm.store.get(f".bookstore/checkpoints/{path}/{c['id']}")
+        for c in await cm.list_checkpoints(path)
+    ]
+    assert any(b"typed in the room" in data for _, data in kept)

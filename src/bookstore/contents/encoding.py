@@ -166,3 +166,21 @@ async def digest_async(data: bytes) -> Encoded:
     if len(data) < DIGEST_IN_THREADS:
         return digest(data)
     return await anyio.to_thread.run_sync(digest, data)
+
+
+def bytes_if_changed(model: dict[str, Any], before: bytes | None) -> bytes | None:
+    """The bytes a save of ``model`` ({"type", "content"}) would store, or None when they
+    hold what ``before`` holds (two notebooks compared as this encoder writes them)."""
+    if model["type"] == "notebook":
+        data = notebook_json(nbformat.from_dict(model["content"]), {}, b"\n")
+        if before is not None:
+            try:
+                nb = nbformat.reads(before.decode("utf-8"), as_version=4)
+                before = notebook_json(nb, {}, b"\n")
+            except Exception:  # not a notebook: compared as it is
+                pass
+    elif model.get("format") == "text":
+        data = str(model["content"]).encode("utf-8")
+    else:
+        return None  # collaboration edits text and notebooks only
+    return None if data == before else data

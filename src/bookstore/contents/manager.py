@@ -136,6 +136,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._recent = RecentBytes(self.keep_recent_bytes)
         self._sharing: Any = None  # built on first use: a Sharing, or why there is none
         self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
+        #: What an open collaboration room holds for a path (rtc.configure sets it).
+        self.room_content: Callable[[str], dict[str, Any] | None] | None = None
 
     @default("store")
     def _default_store(self) -> Store:
@@ -416,6 +418,29 @@ class BookstoreContentsManager(AsyncContentsManager):
             self.log.warning(
                 "%s was replaced by another writer; the version this server saved "
                 "before is kept as checkpoint %s",
+                path,
+                checkpoint["id"],
+            )
+        if self.room_content is not None:
+            await self._keep_room_edits(path, self.room_content(path), before.etag)
+
+    async def _keep_room_edits(self, path: str, room: dict[str, Any] | None, etag: str) -> None:
+        """Another writer replaced ``path`` while a collaboration room has it open, and
+        jupyter-collaboration loads the new version over the room's edits not yet saved:
+        when the room differs from the version replaced (``etag``), keep it as a checkpoint."""
+        if room is None:
+            return
+        replaced = self._recent.get(path, etag)
+        try:
+            edited = await anyio.to_thread.run_sync(encoding.bytes_if_changed, room, replaced)
+        except Exception as exc:  # the room's content is the room's business
+            self.log.warning("Could not keep %s's unsaved collaboration edits: %s", path, exc)
+            return
+        if edited is not None:
+            checkpoint = await self.checkpoints.keep(path, edited)
+            self.log.warning(
+                "%s was replaced by another writer while its collaboration room had edits "
+                "not yet saved; they are kept as checkpoint %s",
                 path,
                 checkpoint["id"],
             )
