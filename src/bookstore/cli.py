@@ -310,7 +310,8 @@ def history(state: State, url: str, as_json: bool) -> None:
 @_json_option
 @click.pass_obj
 def restore(state: State, url: str, checkpoint: str, as_json: bool) -> None:
-    """Put a file back as it was at CHECKPOINT (an id from `history`, or `latest`)."""
+    """Put a file back as it was at CHECKPOINT (an id from `history`, or `latest`);
+    what it held is kept as a new checkpoint, so `restore URL latest` undoes it."""
 
     async def go() -> Any:
         t = state.target(url)
@@ -320,11 +321,14 @@ def restore(state: State, url: str, checkpoint: str, as_json: bool) -> None:
         finally:
             await store.close()
 
-    c = _run(state, as_json, go)
+    c, saved = _run(state, as_json, go)
     if as_json:
-        _emit_json({"ok": True, "restored": c.id, "created": c.created})
-    else:
-        out.print(f"restored {url} to checkpoint {c.id} ({_time(c.created)})", markup=False)
+        kept = None if saved is None else {"id": saved.id, "created": saved.created}
+        _emit_json({"ok": True, "restored": c.id, "created": c.created, "saved": kept})
+        return
+    out.print(f"restored {url} to checkpoint {c.id} ({_time(c.created)})", markup=False)
+    if saved is not None:
+        out.print(f"what it held is kept as checkpoint {saved.id}", markup=False)
 
 
 # --- copying ----------------------------------------------------------------------------

@@ -355,8 +355,11 @@ async def checkpoints(store: Store, key: str) -> list[Checkpoint]:
     return found
 
 
-async def restore(store: Store, key: str, checkpoint_id: str) -> Checkpoint:
-    """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``."""
+async def restore(
+    store: Store, key: str, checkpoint_id: str
+) -> tuple[Checkpoint, Checkpoint | None]:
+    """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``, keeping what it
+    replaces as a new checkpoint (returned second; None if there was no file)."""
     history = _history()
     try:
         history.check_id(checkpoint_id)

@@ -203,13 +203,21 @@ def test_history_and_restore(cli, swift, container):
     assert listed[0]["created"] > listed[1]["created"]
     assert second in cli("history", url).stdout
 
-    assert cli.json("restore", url, first)["restored"] == first
+    restored = cli.json("restore", url, first)
+    assert restored["restored"] == first
     assert swift.get("p/nb.ipynb") == b"first"
-    cli("restore", url, "latest")
-    assert swift.get("p/nb.ipynb") == b"second!"
+    # What it replaced is the newest checkpoint now: `latest` undoes the restore.
+    assert "kept as checkpoint" in cli("restore", url, "latest").stdout
+    assert swift.get("p/nb.ipynb") == b"now"
     assert cli.json("restore", url, "20000101T000000-000000Z", code=3)["ok"] is False
     cli("history", f"swift://{container}/p/missing.ipynb", code=3)
-    assert cli.json("history", f"swift://{container}/p/nb.ipynb") == listed  # restore keeps them
+    history = cli.json("history", f"swift://{container}/p/nb.ipynb")
+    assert [(c["id"], c["size"]) for c in history] == [
+        (history[0]["id"], 5),  # "first", replaced by the undo
+        (restored["saved"]["id"], 3),  # "now", replaced by the restore
+        (second, 7),
+        (first, 5),
+    ]
 
 
 # --- push, pull, sync -----------------------------------------------------------------

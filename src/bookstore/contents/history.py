@@ -71,16 +71,28 @@ async def list_checkpoints(store: Store, key: str) -> list[Checkpoint]:
     return []
 
 
-async def restore_checkpoint(store: Store, key: str, checkpoint_id: str) -> Checkpoint:
-    """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``, server-side.
+async def restore_checkpoint(
+    store: Store, key: str, checkpoint_id: str
+) -> tuple[Checkpoint, Checkpoint | None]:
+    """Copy checkpoint ``checkpoint_id`` (or ``latest``) over ``key``, server-side, after
+    checkpointing what ``key`` holds now (next to the other checkpoints), so the restore
+    can itself be undone. Returns the checkpoint restored and that new one (None when
+    there was no file to keep).
 
     NotFound if ``key`` has no such checkpoint.
     """
+    from .checkpoints import new_checkpoint_id
+
     check_id(checkpoint_id)
     for candidate in await list_checkpoints(store, key):
         if checkpoint_id in (candidate.id, "latest"):
+            location = candidate.key[: -len(candidate.id)]
+            try:
+                saved = _checkpoint(await store.copy(key, location + new_checkpoint_id()))
+            except errors.NotFound:  # no file now: the restore brings it back
+                saved = None
             await store.copy(candidate.key, key)
-            return candidate
+            return candidate, saved
     raise errors.NotFound(f"{key!r} has no checkpoint {checkpoint_id!r}")
 
 
