@@ -745,3 +745,47 @@ async def test_a_running_rename_renews_its_journal_and_others_wait_for_it(store,
     assert (await list_all(store, RENAMES, delimiter=None)).objects == []
     assert await names(other, "done") == ["a.ipynb"]
     assert not await other.dir_exists("proj")
+
+
+async def test_what_another_writer_puts_in_a_folder_being_moved_moves_with_it(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        await cm.save({"type": "file", "format": "text", "content": "old"}, f"proj/{name}")
+    real_copy, copies = store.copy_blind, 0
+
+    async def copy_while_another_server_writes(src, dst):
+        nonlocal copies
+        await real_copy(src, dst)
+        copies += 1
+        if copies == 2:  # a.txt and b.txt are copied already; this server can't see it
+            await store.put("proj/a.txt", b"newer")
+            await store.put("proj/new.txt", b"added")
+
+    store.copy_blind = copy_while_another_server_writes
+    try:
+        await cm.rename("proj", "done")
+    finally:
+        store.copy_blind = real_copy
+    assert await names(cm, "done") == ["a.txt", "b.txt", "c.txt", "new.txt"]
+    assert (await cm.get("done/a.txt"))["content"] == "newer"
+    assert (await cm.get("done/new.txt"))["content"] == "added"
+    assert not await cm.dir_exists("proj")
+
+
+async def test_a_folder_that_keeps_changing_is_not_moved(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save({"type": "file", "format": "text", "content": "0"}, "proj/a.txt")
+    real_copy, writes = store.copy_blind, itertools.count(1)
+
+    async def copy_while_another_writer_never_stops(src, dst):
+        await real_copy(src, dst)
+        await store.put("proj/a.txt", str(next(writes)).encode())
+
+    store.copy_blind = copy_while_another_writer_never_stops
+    try:
+        assert await status_of(cm.rename("proj", "done")) == 409
+    finally:
+        store.copy_blind = real_copy
+    assert await names(cm, "proj") == ["a.txt"]  # left as it was, the copies rolled back
+    assert not await cm.dir_exists("done")
+    assert (await list_all(store, RENAMES, delimiter=None)).objects == []

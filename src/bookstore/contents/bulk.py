@@ -11,6 +11,8 @@ from .. import errors
 from ..stores.base import Store, list_all
 
 log = logging.getLogger(__name__)
+#: Times a move lists its source again for what changed while it copied.
+RECHECKS = 3
 
 
 async def keys_under(store: Store, prefix: str) -> list[str]:
@@ -20,11 +22,16 @@ async def keys_under(store: Store, prefix: str) -> list[str]:
 
 
 async def copy_keys(
-    store: Store, pairs: list[tuple[str, str]], *, concurrency: int, roll_back: bool = True
+    store: Store,
+    pairs: list[tuple[str, str]],
+    *,
+    concurrency: int,
+    roll_back: bool = True,
+    done: list[str] | None = None,
 ) -> None:
     """Server-side copy of each (src, dst); on any failure the copies made are removed
-    (unless not ``roll_back``: a resumed move, whose sources may already be gone)."""
-    done: list[str] = []
+    (unless not ``roll_back``). ``done``: where to note each copy made."""
+    done = [] if done is None else done
     todo = iter(pairs)
 
     # A few workers sharing the pairs rather than a task per pair: anyio looks through
@@ -43,14 +50,18 @@ async def copy_keys(
         # (Cancellation is the process going away: a rename journal finishes the job.)
         if roll_back:
             with anyio.CancelScope(shield=True):
-                try:
-                    await store.delete_many(done)
-                except Exception:  # the original error matters more
-                    log.warning("could not remove %d partial copies", len(done), exc_info=True)
+                await _remove_copies(store, done)
         first = errors.first_error(exc)
         if first is exc:
             raise
         raise first from exc
+
+
+async def _remove_copies(store: Store, done: list[str]) -> None:
+    try:
+        await store.delete_many(done)
+    except Exception:  # the original error matters more
+        log.warning("could not remove %d partial copies", len(done), exc_info=True)
 
 
 async def move_tree(
@@ -65,16 +76,43 @@ async def move_tree(
     """Copy everything under ``src_prefix`` to ``dst_prefix``, then delete the originals.
 
     Nothing is deleted until every copy has succeeded, so a failure in the copies
-    leaves the source complete; ``copied()`` is called once they all are, before the
-    first delete. Returns the number of objects moved.
+    leaves the source complete (and, with ``roll_back``, the destination as it was);
+    ``copied()`` is called once they all are, before the first delete. Returns the
+    number of objects moved.
+
+    The source is listed again before the deletes: what another writer (a server on
+    the same prefix, a tool) put there meanwhile is copied too, so the deletes take
+    nothing that was not copied. A source still changing after ``RECHECKS`` is a
+    PreconditionFailed.
     """
-    keys = await keys_under(store, src_prefix)
-    pairs = [(k, dst_prefix + k[len(src_prefix) :]) for k in keys]
-    await copy_keys(store, pairs, concurrency=concurrency, roll_back=roll_back)
+    listed = await etags_under(store, src_prefix)
+    todo, done = list(listed), []
+    try:
+        for _ in range(RECHECKS + 1):
+            pairs = [(k, dst_prefix + k[len(src_prefix) :]) for k in todo]
+            await copy_keys(store, pairs, concurrency=concurrency, roll_back=False, done=done)
+            now = await etags_under(store, src_prefix)
+            todo = [key for key, etag in now.items() if listed.get(key) != etag]
+            listed.update(now)
+            if not todo:
+                break
+        else:
+            raise errors.PreconditionFailed(f"{src_prefix} kept changing while it was moved")
+    except Exception:
+        if roll_back:
+            with anyio.CancelScope(shield=True):
+                await _remove_copies(store, done)
+        raise
     if copied is not None:
         copied()
-    await store.delete_many(keys)
-    return len(keys)
+    await store.delete_many(list(listed))
+    return len(listed)
+
+
+async def etags_under(store: Store, prefix: str) -> dict[str, str]:
+    """Each key under ``prefix`` (recursive) with its ETag, in listing order."""
+    page = await list_all(store, prefix, delimiter=None)
+    return {o.key: o.etag for o in page.objects}
 
 
 async def copy_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:
