@@ -7,13 +7,13 @@ flight. Because every ``Store.put`` is atomic, an interrupted run leaves each
 object either complete or absent, and running it again sends only what is
 missing: that is the whole resume mechanism.
 
-MD5s come from ETags where the ETag is one (plain objects on Swift, S3 and
-memory; files a LocalStore wrote); otherwise (files a person put in a folder,
-S3 multipart uploads) the object is read and hashed, streamed. A Swift large
-object's (SLO/DLO) ETag looks like an MD5 but is not one of its bytes, so a
-source whose ETag differs from the destination's is read and hashed before it
-is called changed, and a copy is checked against the MD5 of the bytes sent. Objects larger
-than ``stream_threshold`` are streamed end to end, so memory stays bounded by
+MD5s come from ETags where the store vouches for them (``ObjectMeta.etag_is_md5``:
+plain objects on Swift, S3 and memory; files a LocalStore wrote); otherwise (a
+Swift large object, an S3 multipart upload, a file a person put in a folder) the
+object is read and hashed, streamed, and only then. Every copy is checked: the
+bytes sent against the destination's MD5 and the source's, where they have one,
+and their count against the source's size. Objects larger than
+``stream_threshold`` are streamed end to end, so memory stays bounded by
 ``jobs * stream_threshold`` whatever the object sizes.
 
 What a tree includes: everything under the source prefix, except store
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -51,8 +50,6 @@ DEFAULT_STREAM_THRESHOLD = 8 << 20
 CHUNK_SIZE = 1 << 20
 #: Failures that will fail every other object too: stop at once instead of trying them all.
 FATAL = (errors.Unauthenticated, errors.PermissionDenied)
-
-_MD5 = re.compile(r"[0-9a-f]{32}")
 
 Action = Literal["copy", "skip", "delete"]
 
@@ -169,13 +166,9 @@ async def tree(store: Store, prefix: str, *, checkpoints: bool = False) -> dict[
 
 
 async def md5_of(store: Store, meta: ObjectMeta) -> str:
-    """The MD5 hex digest of an object's bytes: its ETag when that is one, else read it."""
-    return _etag_md5(meta) or await _read_md5(store, meta.key)
-
-
-def _etag_md5(meta: ObjectMeta) -> str | None:
-    etag = (meta.etag or "").strip('"').lower()
-    return etag if _MD5.fullmatch(etag) else None
+    """The MD5 hex digest of an object's bytes: its ETag if the store vouches for it, else
+    read it."""
+    return meta.md5 or await _read_md5(store, meta.key)
 
 
 async def _read_md5(store: Store, key: str) -> str:
@@ -231,9 +224,10 @@ async def plan(
     async def list_src() -> None:
         nonlocal ours
         ours = only if only is not None else await tree(src, src_prefix, checkpoints=checkpoints)
-        # A Swift DLO lists as its empty manifest; HEAD gives its real size (and a copy
-        # of that size is then streamed). Empty files are few; folder markers are skipped.
-        empty = [r for r, m in ours.items() if m.size == 0 and not m.key.endswith("/")]
+        # An empty entry whose ETag the store does not vouch for may stand in for more
+        # (a Swift DLO lists as its empty manifest): HEAD gives its real size, so a copy
+        # of that size is streamed.
+        empty = [r for r, m in ours.items() if m.size == 0 and not m.etag_is_md5]
         limiter = anyio.CapacityLimiter(max(1, jobs))
 
         async def head(rel: str) -> None:
@@ -258,11 +252,7 @@ async def plan(
 
     async def compare(i: int, rel: str, mine: ObjectMeta, other: ObjectMeta) -> None:
         async with limiter:
-            ours, theirs_md5 = await md5_of(src, mine), await md5_of(dst, other)
-            if ours != theirs_md5 and ours == _etag_md5(mine):
-                # An ETag that looks like an MD5 may not be one (Swift SLO/DLO): hash the bytes.
-                ours = await _read_md5(src, mine.key)
-            same = ours == theirs_md5
+            same = await md5_of(src, mine) == await md5_of(dst, other)
         items[i] = Item(
             "skip" if same else "copy", rel, other.key, mine, other, "same" if same else "md5"
         )
@@ -309,43 +299,50 @@ async def copy_object(
     """Copy one object between stores, with its content type and user metadata.
 
     Small objects go in one read and one put; larger ones stream chunk by chunk.
-    The MD5 of the bytes sent is checked against the destination's ETag and the
-    source's, where they are MD5s.
+    A read shorter or longer than the size the source announced is refused before
+    the destination keeps it. The MD5 of the bytes sent is then checked against the
+    destination's and the source's, where the store vouches for them (``ObjectMeta.md5``).
     """
     digest = hashlib.md5(usedforsecurity=False)
+
+    def corrupt(what: str) -> errors.StoreError:
+        return errors.StoreError(f"copy of {meta.key!r} to {dst_key!r} is corrupt: {what}")
+
+    def check_size(got: ObjectMeta, count: int) -> None:
+        if count != got.size:
+            raise corrupt(f"{count} bytes read, {got.size} expected")
+
     if meta.size <= stream_threshold:
         got, data = await src.get(meta.key)
         digest.update(data)
+        check_size(got, len(data))
         written = await _put(dst, dst_key, data, got)
         on_bytes(len(data))
     else:
         got, chunks = await src.get_stream(meta.key, chunk_size=CHUNK_SIZE)
 
         async def counted() -> AsyncIterator[bytes]:
+            count = 0
             async with aclosing(_aiter(chunks)) as body:
                 async for chunk in body:
                     digest.update(chunk)
+                    count += len(chunk)
                     on_bytes(len(chunk))
                     yield chunk
+            check_size(got, count)  # raised from the body: the put is aborted
 
         written = await _put(dst, dst_key, counted(), got)
     sent = digest.hexdigest()
-    want, have = (got.etag or "").lower(), (written.etag or "").lower()
-
-    def corrupt(md5: str, expected: str) -> errors.StoreError:
-        return errors.StoreError(
-            f"copy of {meta.key!r} to {dst_key!r} is corrupt: MD5 {md5}, expected {expected}"
-        )
-
-    if _MD5.fullmatch(have) and have != sent:
-        raise corrupt(have, sent)
-    if _MD5.fullmatch(want) and want != sent:
-        # Either the read was bad, or the ETag is no MD5 of the bytes though it looks like
-        # one (a Swift SLO/DLO: the MD5 of its segments' ETags). A second read tells.
+    if written.md5 is not None and written.md5 != sent:
+        raise corrupt(f"the destination stored MD5 {written.md5}, {sent} was sent")
+    if got.md5 is not None and got.md5 != sent:
+        # Either the read was bad, or the store vouched for an ETag that is no MD5 of the
+        # bytes (S3 with SSE-KMS or SSE-C; a Swift DLO seen through Swift's S3 API).
+        # Only this mismatch costs a second read, and it tells the two apart.
         again = await _read_md5(src, meta.key)
         if again != sent:
-            raise corrupt(sent, again)
-        log.debug("%r: its ETag %s is not the MD5 of its bytes (a large object?)", meta.key, want)
+            raise corrupt(f"MD5 {sent} was read, then {again}")
+        log.debug("%r: its ETag %s is not the MD5 of its bytes after all", meta.key, got.etag)
     return written
 
 

@@ -237,8 +237,27 @@ async def test_etag_is_the_md5_of_the_bytes(store: Store) -> None:
         assert (await store.head(key)).etag == md5(data)
         assert (await store.get(key))[0].etag == md5(data)
         assert (await store.get_stream(key))[0].etag == md5(data)
+        # ...and the store says so, so nobody reads the bytes to learn their MD5.
+        for meta in [
+            put,
+            await store.head(key),
+            (await store.get(key))[0],
+            (await store.get_stream(key))[0],
+        ]:
+            assert meta.etag_is_md5 and meta.md5 == md5(data), meta
     listed = (await list_all(store)).objects
     assert [m.etag for m in listed] == [md5(b""), md5(b"x"), md5(blob(1 << 20))]
+    # A listing may leave an empty entry unvouched (on Swift it may be a DLO manifest).
+    assert [m.md5 for m in listed[1:]] == [md5(b"x"), md5(blob(1 << 20))]
+    assert listed[0].md5 in (md5(b""), None)
+
+
+async def test_folder_markers_have_md5_etags_in_listings_too(store: Store) -> None:
+    await store.put("d/", b"")
+    await store.put("e/", b"hello")
+    listed = (await list_all(store, delimiter=None)).objects
+    assert [(m.key, m.md5) for m in listed] == [("d/", md5(b"")), ("e/", md5(b"hello"))]
+    assert (await store.head("d/")).md5 == md5(b"")
 
 
 async def test_last_modified_is_utc_and_recent(store: Store) -> None:

@@ -7,6 +7,8 @@ which need a server that fails on cue: a tiny ``http.server`` on loopback.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import threading
 import time
 import tracemalloc
@@ -188,6 +190,24 @@ async def test_second_rejection_is_unauthenticated(swift_aio):
     message = str(info.value)
     assert swift_aio.user in message and swift_aio.auth_url in message
     assert swift_aio.key not in message and "AUTH_tk" not in message
+
+
+@pytest.mark.parametrize("flaw", ["\n", " "], ids=["newline", "leading-space"])
+async def test_a_key_requests_cannot_send_is_refused_at_once_without_the_key(swift_aio, flaw):
+    """The v1.0 key travels as a header (X-Auth-Key): one read from a file with its
+    newline, or with a leading space, is refused by requests before anything is sent.
+    That is a mistake to report, not an unreachable Swift to retry."""
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    key = secret + flaw if flaw == "\n" else flaw + secret
+    auth = CountingAuth(swift_aio.auth_url, swift_aio.user, key)
+    store = SwiftStore(container=unique(), auth=auth, retries=3, retry_backoff=0.01)
+    try:
+        with pytest.raises(InvalidRequest, match="the user or key begins with a space") as info:
+            await store.head("k")
+    finally:
+        await store.close()
+    assert auth.calls <= 2  # one try each for /info and the container, never retried
+    assert secret not in str(info.value)
 
 
 # --- container ------------------------------------------------------------------------------
@@ -524,6 +544,7 @@ async def test_compose_three_parts_server_side(swift):
     whole = b"".join(parts)
     assert meta.size == len(whole)
     assert meta.etag == hashlib.md5(whole).hexdigest()  # a plain object, not a manifest
+    assert meta.md5 == meta.etag and (await swift.head("joined.bin")).md5 == meta.etag
     assert meta.content_type == "x/y" and dict(meta.metadata) == {}
     got_meta, got = await swift.get("joined.bin")
     assert got == whole and got_meta.etag == meta.etag
@@ -775,3 +796,64 @@ async def test_temporaries_are_never_listed_and_stale_ones_are_swept(swift_aio):
         assert await raw_names(again) == [fresh, "p/nb.ipynb"]
     finally:
         await again.close()
+
+
+# --- large objects: an ETag that is no MD5 of the bytes -------------------------------------
+
+
+async def put_large_objects(store: SwiftStore, data: bytes) -> None:
+    """``slo.bin`` (static large object) and ``dlo.bin`` (dynamic) under the store's prefix,
+    each ``data`` in 1 MiB segments kept in ``<container>_segments``, as ``swift upload
+    -S`` makes them."""
+    segments = store.container + "_segments"
+    parts = [data[i : i + MiB] for i in range(0, len(data), MiB)]
+
+    def make(c) -> None:
+        c.put_container(segments)
+        manifest = []
+        for i, part in enumerate(parts):
+            c.put_object(segments, f"slo/{i:03d}", part)
+            c.put_object(segments, f"dlo/{i:03d}", part)
+            manifest.append({"path": f"/{segments}/slo/{i:03d}", "etag": md5(part)})
+        c.put_object(
+            store.container,
+            store.prefix + "slo.bin",
+            json.dumps(manifest),
+            query_string="multipart-manifest=put",
+        )
+        c.put_object(
+            store.container,
+            store.prefix + "dlo.bin",
+            b"",
+            headers={"X-Object-Manifest": f"{segments}/dlo/"},
+        )
+
+    await store.call(make)
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+async def test_large_objects_say_their_etag_is_no_md5(swift):
+    data = os.urandom(2 * MiB + 5)
+    await put_large_objects(swift, data)
+    await swift.put("plain.bin", data)
+    await swift.put("empty.bin", b"")
+    await swift.put("folder/", b"")
+    for key in ("slo.bin", "dlo.bin"):
+        read, got = await swift.get(key)
+        assert got == data
+        for meta in [read, await swift.head(key), (await swift.get_stream(key))[0]]:
+            assert meta.size == len(data) and meta.etag != md5(data)
+            assert not meta.etag_is_md5 and meta.md5 is None, meta
+    assert (await swift.head("plain.bin")).md5 == md5(data)
+    assert (await swift.head("empty.bin")).md5 == md5(b"")
+
+    listed = {m.key: m for m in (await list_all(swift, delimiter=None)).objects}
+    assert listed["slo.bin"].size == len(data) and listed["slo.bin"].md5 is None
+    # A DLO lists as its empty manifest, so no empty entry is vouched for (HEAD tells).
+    assert listed["dlo.bin"].size == 0 and listed["dlo.bin"].md5 is None
+    assert listed["empty.bin"].md5 is None
+    assert listed["plain.bin"].md5 == md5(data)
+    assert listed["folder/"].md5 == md5(b"")  # markers are ours, never large objects

@@ -28,9 +28,19 @@ class ObjectMeta:
     key: str
     size: int
     last_modified: datetime  # timezone-aware, UTC
-    etag: str | None = None  # unquoted; an MD5 hex digest for plain objects on Swift/S3
+    etag: str | None = None  # unquoted; changes with every write
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)  # lower-case keys
+    #: The store vouches that ``etag`` is the MD5 hex digest of the object's bytes. False
+    #: where it is not (a Swift SLO/DLO, an S3 multipart upload, LocalStore's fallback)
+    #: or the store cannot tell (an empty listing entry may be a Swift DLO's manifest):
+    #: whoever needs the MD5 then reads the bytes.
+    etag_is_md5: bool = False
+
+    @property
+    def md5(self) -> str | None:
+        """The MD5 hex digest of the bytes, if known without reading them (see etag_is_md5)."""
+        return self.etag.lower() if self.etag_is_md5 and self.etag else None
 
 
 @dataclass(frozen=True)

@@ -268,6 +268,7 @@ class LocalStore(LoggingConfigurable):
             etag=info["etag"] if fresh and info else _fallback_etag(st),
             content_type=content_type if isinstance(content_type, str) else guess_content_type(key),
             metadata=dict(user) if isinstance(user, dict) else {},
+            etag_is_md5=fresh,  # our label's MD5; the fallback is none
         )
 
     def _implicit_marker(self, key: str, st: os.stat_result) -> ObjectMeta:
@@ -278,6 +279,7 @@ class LocalStore(LoggingConfigurable):
             last_modified=_mtime(st),
             etag=EMPTY_MD5,
             content_type=guess_content_type(key),
+            etag_is_md5=True,
         )
 
     def _open(self, key: str) -> tuple[int | None, ObjectMeta]:
@@ -700,7 +702,14 @@ class LocalStore(LoggingConfigurable):
 
     @staticmethod
     def _without_metadata(meta: ObjectMeta) -> ObjectMeta:
-        return ObjectMeta(meta.key, meta.size, meta.last_modified, meta.etag, meta.content_type)
+        return ObjectMeta(
+            meta.key,
+            meta.size,
+            meta.last_modified,
+            meta.etag,
+            meta.content_type,
+            etag_is_md5=meta.etag_is_md5,
+        )
 
     def _listing(
         self, prefix: str, delimiter: str | None

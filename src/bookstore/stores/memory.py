@@ -104,6 +104,7 @@ class MemoryStore(LoggingConfigurable):
             etag=meta.etag,
             content_type=meta.content_type,
             metadata=dict(meta.metadata) if metadata else {},
+            etag_is_md5=True,
         )
 
     def _lookup(self, key: str) -> _Object:

@@ -110,6 +110,8 @@ _ATTRIBUTE_NAMES = frozenset(
 )
 _STATUS = re.compile(r"status code: (\d{3})")
 _CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
+#: A single-part upload's ETag, the MD5 of its bytes (a multipart one's ends in -<parts>).
+_MD5_ETAG = re.compile(r"[0-9a-fA-F]{32}")
 #: S3 error codes that mean "these credentials are wrong", as opposed to "not allowed".
 _CREDENTIAL_CODES = frozenset(
     {
@@ -297,7 +299,7 @@ class ObstoreStore(RemoteStoreSettings):
             raise TypeError(f"put() needs bytes or an async iterable of bytes, not {type(data)}")
         # S3 keeps Last-Modified to the second and a PUT answer doesn't carry it.
         when = datetime.now(UTC).replace(microsecond=0)
-        return ObjectMeta(key, size, when, etag, ctype, meta)
+        return ObjectMeta(key, size, when, etag, ctype, meta, etag_is_md5=_is_md5(etag))
 
     async def delete(self, key: str) -> None:
         name = self._name(key)
@@ -686,7 +688,11 @@ class ObstoreStore(RemoteStoreSettings):
                             else:
                                 seen.add(parent)
                                 yield ObjectMeta(
-                                    marker.key, marker.size, marker.last_modified, marker.etag
+                                    marker.key,
+                                    marker.size,
+                                    marker.last_modified,
+                                    marker.etag,
+                                    etag_is_md5=marker.etag_is_md5,
                                 )
                     slash = name.find("/", slash + 1)
                 if name.endswith("/"):
@@ -1032,6 +1038,10 @@ def _unquote(etag: str | None) -> str | None:
     return etag.strip('"') if etag else None
 
 
+def _is_md5(etag: str | None) -> bool:
+    return etag is not None and _MD5_ETAG.fullmatch(etag) is not None
+
+
 def _code(exc: BaseException) -> str | None:
     found = _CODE.search(str(exc)) or _DELETE_REFUSED.search(str(exc))
     return found.group(1) if found else None
@@ -1042,21 +1052,27 @@ def _first_line(text: str) -> str:
 
 
 def _meta(key: str, meta: Mapping[str, Any], attributes: Mapping[str, str]) -> ObjectMeta:
+    etag = _unquote(meta.get("e_tag"))
     return ObjectMeta(
         key=key,
         size=int(meta["size"]),
         last_modified=meta["last_modified"].astimezone(UTC),
-        etag=_unquote(meta.get("e_tag")),
+        etag=etag,
         content_type=attributes.get("Content-Type"),
         metadata={k.lower(): v for k, v in attributes.items() if k.lower() not in _ATTRIBUTE_NAMES},
+        etag_is_md5=_is_md5(etag),
     )
 
 
 def _listed(key: str, obj: Mapping[str, Any]) -> ObjectMeta:
-    """A listing entry: S3 listings carry no content type or user metadata."""
+    """A listing entry: S3 listings carry no content type or user metadata. An empty
+    entry's ETag is not vouched for: through Swift's S3 API, a DLO lists as its empty
+    manifest (its HEAD has the real size)."""
+    etag, size = _unquote(obj.get("e_tag")), int(obj["size"])
     return ObjectMeta(
         key=key,
-        size=int(obj["size"]),
+        size=size,
         last_modified=obj["last_modified"].astimezone(UTC),
-        etag=_unquote(obj.get("e_tag")),
+        etag=etag,
+        etag_is_md5=_is_md5(etag) and (size > 0 or key.endswith("/")),
     )

@@ -113,8 +113,12 @@ _CONFIG_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.TooManyRedirects,
 )
 # A header value requests refuses to send: every RequestException is an OSError, so this
-# is told apart before transport failures.
+# is told apart before transport failures. Metadata and content types are checked before
+# they are sent (check_metadata, check_content_type), credentials are not: a v1.0 user or
+# key with a leading space or a line break (a key read from a file, newline and all).
 _REFUSED_ERRORS: tuple[type[BaseException], ...] = (requests.exceptions.InvalidHeader,)
+# Swift's spellings of a true header value (its config_true_value).
+_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
 # Actions whose 404 can only mean the container itself is gone (a PUT or a listing).
 _CONTAINER_ACTIONS = frozenset({"list", "write", "write manifest"})
 
@@ -374,6 +378,7 @@ class SwiftStore(RemoteStoreSettings):
             etag=_unquote(got.get("etag")),
             content_type=ctype,
             metadata=meta,
+            etag_is_md5=True,  # a plain object; Swift checked the MD5 (or we did, streamed)
         )
 
     async def delete(self, key: str) -> None:
@@ -507,7 +512,10 @@ class SwiftStore(RemoteStoreSettings):
                 await self._drop_temporaries(manifests)
         if "etag" not in got or "last-modified" not in got:
             return await self.head(dst)
-        return ObjectMeta(dst, total, _header_time(got), _unquote(got["etag"]), ctype, {})
+        # The COPY wrote the manifest's bytes out as a plain object: its ETag is their MD5.
+        return ObjectMeta(
+            dst, total, _header_time(got), _unquote(got["etag"]), ctype, {}, etag_is_md5=True
+        )
 
     async def connect(self) -> None:
         await self._ensure_ready()
@@ -973,10 +981,11 @@ class SwiftStore(RemoteStoreSettings):
             raise self._client_error(exc, action, key, create) from exc
         except _CONFIG_ERRORS as exc:
             raise Unavailable(f"cannot {action} {self._where(key)}: {exc}") from exc
-        except _REFUSED_ERRORS as exc:
+        except _REFUSED_ERRORS as exc:  # never str(exc): it holds the value, maybe a key
+            what = "the user or key" if action == "authenticate" else "a header value"
             raise InvalidRequest(
                 f"cannot {action} {self._where(key)}: the request could not be sent "
-                f"({type(exc).__name__}; a header value may begin or end with spaces)"
+                f"({type(exc).__name__}: {what} begins with a space or holds a line break)"
             ) from exc
         except _TRANSPORT_ERRORS as exc:
             where = self._url or self.storage_url or self.auth_url
@@ -1174,6 +1183,11 @@ def _header_time(headers: Mapping[str, str]) -> datetime:
 
 
 def _meta_from_headers(key: str, headers: Mapping[str, str]) -> ObjectMeta:
+    """An object's metadata from a HEAD or GET answer (lower-case header names)."""
+    # A large object's ETag is the MD5 of its segments' ETags (quoted), not of its bytes.
+    large = "x-object-manifest" in headers or (
+        headers.get("x-static-large-object", "").lower() in _TRUE
+    )
     return ObjectMeta(
         key=key,
         size=int(headers.get("content-length", 0)),
@@ -1185,15 +1199,28 @@ def _meta_from_headers(key: str, headers: Mapping[str, str]) -> ObjectMeta:
             for k, v in headers.items()
             if k.lower().startswith(META_PREFIX)
         },
+        etag_is_md5=not large,
     )
 
 
 def _meta_from_listing(key: str, entry: Mapping[str, Any]) -> ObjectMeta:
+    """An object's metadata from a container listing entry.
+
+    An SLO manifest lists with its total size, the MD5 of its manifest as ``hash`` and
+    its own ETag as ``slo_etag`` (older Swifts leave that out: such an entry passes for
+    a plain object whose MD5 never matches a copy's, so it is copied again, never
+    wrongly skipped).
+    A DLO manifest or a symlink lists as an empty object: the ETag of an empty entry
+    is not vouched for, a HEAD or a read tells. Folder markers are ours, never DLOs.
+    """
     when = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC, microsecond=0)
+    size = int(entry["bytes"])
+    stand_in = (size == 0 and not key.endswith("/")) or "symlink_path" in entry
     return ObjectMeta(
         key=key,
-        size=int(entry["bytes"]),
+        size=size,
         last_modified=when,
         etag=entry.get("hash"),
         content_type=entry.get("content_type"),
+        etag_is_md5=not stand_in and "slo_etag" not in entry,
     )
