@@ -9,20 +9,24 @@ lives; the notebook itself is saved to the store, as every other save.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import posixpath
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from logging import Logger
 from typing import Any
 
 from jupyter_server_fileid.manager import ArbitraryFileIdManager
 from jupyter_server_ydoc.rooms import DocumentRoom
+from jupyter_server_ydoc.utils import OutOfBandChanges
 from jupyter_ydoc import ydocs as YDOCS
 from pycrdt import Doc
 from pycrdt.store import BaseYStore, YDocNotFound
 from traitlets import Integer
 from traitlets.config import LoggingConfigurable
+
+from .contents import encoding
 
 #: The server extensions we configure (jupyter-collaboration's server parts).
 YDOC_EXTENSION = "jupyter_server_ydoc"
@@ -112,28 +116,101 @@ class BookstoreFileIdManager(ArbitraryFileIdManager):
         return file_id
 
 
-def room_content(rooms: Mapping[str, Any], file_id: str | None) -> dict[str, Any] | None:
-    """What the open collaboration room of ``file_id`` holds now, edits not yet saved
-    included: ``{"type", "format", "content"}`` as its save would send, or None."""
-    if file_id is None:
-        return None
-    for room_id, room in list(rooms.items()):
-        if room_id.endswith(f":{file_id}") and isinstance(room, DocumentRoom) and room.ready:
-            document = YDOCS.get(room.file_type, YDOCS["file"])(room.ydoc)  # reads only
-            return {"type": room.file_type, "format": room.file_format, "content": document.get()}
-    return None
+#: Seconds before a failed collaborative save is tried again; doubled up to RETRY_MAX.
+RETRY_FIRST, RETRY_MAX = 2.0, 60.0
 
 
-def _open_room_content(serverapp: Any, path: str) -> dict[str, Any] | None:
+def room_content(room: Any) -> dict[str, Any]:
+    """What a collaboration room holds now, edits not yet saved included, as its save
+    would send it: ``{"type", "format", "content"}``."""
+    document = YDOCS.get(room.file_type, YDOCS["file"])(room.ydoc)  # reads only
+    return {"type": room.file_type, "format": room.file_format, "content": document.get()}
+
+
+class OpenRooms:
+    """jupyter-collaboration's open rooms, seen from the contents manager.
+
+    Two of their losses are ours to prevent. A room reloads over its edits not yet
+    saved when another writer replaces its file: ``content`` lets the manager keep
+    them as a checkpoint first. And a room tries a failed save again only at its
+    next edit, so a store outage longer than the store's retries loses the last
+    edits when the room closes: ``save_failed`` tries again (2 s, then doubling up to
+    a minute) through the room's own FileLoader, until it succeeds; a room closed
+    meanwhile has its last content kept as a checkpoint instead.
+    """
+
+    def __init__(
+        self,
+        find: Callable[[str], tuple[Any, Any] | None],
+        keep: Callable[[str, bytes], Awaitable[Any]],
+        log: Logger,
+    ) -> None:
+        self._find = find  # path -> (DocumentRoom, its FileLoader), if a room is open
+        self._keep = keep  # keeps bytes as a checkpoint of a path
+        self._log = log
+        self._retries: dict[str, asyncio.Task[None]] = {}
+
+    def content(self, path: str) -> dict[str, Any] | None:
+        found = self._find(path)
+        return None if found is None else room_content(found[0])
+
+    def save_failed(self, path: str) -> None:
+        found = None if path in self._retries else self._find(path)
+        if found is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._retry(path, room_content(found[0])))
+        self._retries[path] = task
+        task.add_done_callback(lambda _: self._retries.pop(path, None))
+
+    async def _retry(self, path: str, last: dict[str, Any]) -> None:
+        delay = RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, RETRY_MAX)
+            found = self._find(path)
+            try:
+                if found is None:  # closed: what it held last goes to the history
+                    await self._keep_closed(path, last)
+                    return
+                room, loader = found
+                last = room_content(room)
+                await loader.maybe_save_content(last)
+                if room_content(room) == last:  # else saved again: a newer edit may
+                    self._log.info("%s: the collaborative save that failed is made", path)
+                    return  # have lost the race for the FileLoader's lock to ours
+                delay = 0
+            except OutOfBandChanges:  # another writer: the room reloads (edits kept)
+                return
+            except Exception as exc:
+                self._log.warning("%s: collaborative save still failing (%s)", path, exc)
+
+    async def _keep_closed(self, path: str, model: dict[str, Any]) -> None:
+        data = encoding.bytes_if_changed(model, None)
+        if data is not None:
+            checkpoint = await self._keep(path, data)
+            self._log.warning(
+                "%s: its collaboration room closed before its last edits could be saved; "
+                "they are kept as checkpoint %s",
+                path,
+                checkpoint["id"],
+            )
+
+
+def _find_open_room(serverapp: Any, path: str) -> tuple[Any, Any] | None:
     ids = serverapp.web_app.settings.get("file_id_manager")
-    if ids is None:
+    file_id = None if ids is None else ids.get_id(path)
+    if file_id is None:
         return None
     for app in serverapp.extension_manager.extension_apps.get(YDOC_EXTENSION, ()):
         server = getattr(app, "ywebsocket_server", None)
-        if server is not None:
-            found = room_content(server.rooms, ids.get_id(path))
-            if found is not None:
-                return found
+        for room_id, room in list(getattr(server, "rooms", {}).items()):
+            if (
+                room_id.endswith(f":{file_id}")
+                and isinstance(room, DocumentRoom)
+                and room.ready
+                and file_id in app.file_loaders
+            ):
+                return room, app.file_loaders[file_id]
     return None
 
 
@@ -146,8 +223,8 @@ def configure(serverapp: Any, log: Logger) -> None:
     """
     apps = serverapp.extension_manager.extension_apps
     MemoryYStore.server_config = serverapp.config
-    # When another writer replaces a file, its room's unsaved edits become a checkpoint.
-    serverapp.contents_manager.room_content = functools.partial(_open_room_content, serverapp)
+    cm = serverapp.contents_manager
+    cm.rooms = OpenRooms(functools.partial(_find_open_room, serverapp), cm.checkpoints.keep, log)
     for app in apps.get(YDOC_EXTENSION, ()):
         if "ystore_class" not in app.config.get("YDocExtension", {}):
             app.ystore_class = MemoryYStore

@@ -3,13 +3,15 @@ the way: jupyter-collaboration's own DocumentRoom and FileLoader over Bookstore 
 test Swift.
 
 jupyter-collaboration reloads a room from the stored file on an outside change, over
-its edits not yet saved: Bookstore keeps those as a checkpoint first. It also never
-retries a save that failed; that loss is jupyter-collaboration's, marked
-``xfail(strict=True)`` so that a fix turns it into a pass that must stay."""
+its edits not yet saved, and tries a failed save again only at the next edit.
+Bookstore (rtc.OpenRooms) keeps those edits as a checkpoint first, and tries a failed
+save again until it is made, or keeps the edits as a checkpoint if the room closed."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 
 import nbformat
 import pytest
@@ -18,13 +20,14 @@ from jupyter_server_ydoc.loaders import FileLoader
 from jupyter_server_ydoc.rooms import DocumentRoom
 from nbformat.v4 import new_code_cell, new_notebook
 
-from bookstore import BookstoreContentsManager, errors
+from bookstore import BookstoreContentsManager, errors, rtc
 from bookstore.contents.checkpoints import checkpoint_prefix
-from bookstore.rtc import BookstoreFileIdManager, MemoryYStore, room_content
+from bookstore.rtc import BookstoreFileIdManager, MemoryYStore, OpenRooms
 
 pytestmark = pytest.mark.parametrize("store_kind", ["swift"], indirect=True)
 
 EDIT = "an edit made in the room"
+LOG = logging.getLogger("test")
 
 
 def nb_bytes(text: str) -> bytes:
@@ -49,7 +52,9 @@ async def open_room(store) -> DocumentRoom:
     )
     await room.initialize()
     # As rtc.configure wires it, with this test's one room in place of the server's.
-    cm.room_content = lambda path: room_content({room.room_id: room}, ids.get_id(path))
+    rooms = {file_id: (room, file)}
+    cm.rooms = OpenRooms(lambda path: rooms.get(ids.get_id(path)), cm.checkpoints.keep, LOG)
+    room.closed = lambda: rooms.clear()  # as when its last client has left
     return room
 
 
@@ -85,22 +90,44 @@ async def test_an_outside_write_keeps_the_rooms_unsaved_edits(store, seen_by):
     assert found, "the room's edit is nowhere: lost"
 
 
-@pytest.mark.xfail(strict=True, reason="jupyter-collaboration never retries a failed save")
-async def test_a_save_that_failed_is_made_once_the_store_is_back(store, monkeypatch):
-    room = await open_room(store)
-    put = store.put
-    down = True
+async def stop_the_store(store, monkeypatch) -> Callable[[], None]:
+    """Every put fails as an outage longer than the store's own retries would; the
+    function returned ends the outage."""
+    put, down = store.put, [True]
 
     async def failing_put(*args, **kwargs):
-        if down:  # an outage longer than the store's own retries
+        if down:
             raise errors.Unavailable("Swift is unavailable")
         return await put(*args, **kwargs)
 
     monkeypatch.setattr(store, "put", failing_put)
+    return down.clear
+
+
+async def test_a_save_that_failed_is_made_once_the_store_is_back(store, monkeypatch):
+    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
+    room = await open_room(store)
+    store_is_back = await stop_the_store(store, monkeypatch)
     edit(room)
-    await asyncio.sleep(1)  # the save was tried, and failed
-    down = False
-    await asyncio.sleep(5)
+    await asyncio.sleep(1)  # the room's save was tried, and failed; no edit follows
+    store_is_back()
+    await asyncio.sleep(2)
     found = await everywhere(room, store)
     await room.stop()
     assert "stored" in found
+
+
+async def test_a_room_closed_while_the_store_is_down_leaves_its_edits_in_the_history(
+    store, monkeypatch
+):
+    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
+    room = await open_room(store)
+    store_is_back = await stop_the_store(store, monkeypatch)
+    edit(room)
+    await asyncio.sleep(0.6)  # the room's save was tried, and failed; not tried again yet
+    room.closed()
+    await room.stop()
+    store_is_back()
+    await asyncio.sleep(2)
+    found = await everywhere(room, store)
+    assert [where for where in found if where.startswith(".bookstore/checkpoints/")]

@@ -136,8 +136,8 @@ class BookstoreContentsManager(AsyncContentsManager):
         self._recent = RecentBytes(self.keep_recent_bytes)
         self._sharing: Any = None  # built on first use: a Sharing, or why there is none
         self._hide_cache: tuple[tuple[str, ...], re.Pattern[str]] = ((), re.compile(r"(?!)"))
-        #: What an open collaboration room holds for a path (rtc.configure sets it).
-        self.room_content: Callable[[str], dict[str, Any] | None] | None = None
+        #: jupyter-collaboration's open rooms (an rtc.OpenRooms, set by rtc.configure).
+        self.rooms: Any = None
 
     @default("store")
     def _default_store(self) -> Store:
@@ -421,8 +421,8 @@ class BookstoreContentsManager(AsyncContentsManager):
                 path,
                 checkpoint["id"],
             )
-        if self.room_content is not None:
-            await self._keep_room_edits(path, self.room_content(path), before.etag)
+        if self.rooms is not None:
+            await self._keep_room_edits(path, self.rooms.content(path), before.etag)
 
     async def _keep_room_edits(self, path: str, room: dict[str, Any] | None, etag: str) -> None:
         """Another writer replaced ``path`` while a collaboration room has it open, and
@@ -572,6 +572,10 @@ class BookstoreContentsManager(AsyncContentsManager):
                 metadata={models.HASH_METADATA_KEY: body.sha256},
                 md5=body.md5,
             )
+        except errors.Unavailable:
+            if self.rooms is not None:  # a collaboration room's save is tried again later
+                self.rooms.save_failed(path)
+            raise
         finally:
             self._writing[path] -= 1
             if not self._writing[path]:
