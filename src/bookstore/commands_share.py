@@ -7,7 +7,7 @@ while a Jupyter server whose contents root is ``alice/`` keeps its records under
 ``alice/.bookstore/``, and revokes only those when the file is deleted there. So the
 contents root is found the way ``history`` finds checkpoints (the deepest folder
 above the key whose ``.bookstore/`` knows the file), else from the user's config or
-the deepest ``.bookstore/`` above the key (``_share_root``): shares made here then
+the deepest ``.bookstore/`` above the key (``_share_roots``): shares made here then
 show in JupyterLab, die with the file there, and the other way round.
 """
 
@@ -72,24 +72,25 @@ def _configured_root(state: State, t: Target) -> str | None:
     return root if t.key.startswith(root) else None
 
 
-async def _share_root(state: State, store: Store, t: Target) -> tuple[str, str]:
-    """Where a new share of ``t`` is recorded: where the Jupyter server serving the file
-    looks, so that deleting it there revokes the link. In order: a root that already
-    knows the file; the root the user's config gives a server; the deepest folder above
-    the file where a server keeps its ``.bookstore/``; the store's own root."""
+async def _share_roots(state: State, store: Store, t: Target) -> list[tuple[str, str]]:
+    """Where ``t``'s shares are recorded (root, path): every root that already knows the
+    file; else the one where a new share goes, where the Jupyter server serving the file
+    looks, so that deleting it there revokes the link. In order: the root the user's
+    config gives a server; the deepest folder above the file where a server keeps its
+    ``.bookstore/``; the store's own root."""
     known = await _roots(store, t.key)
     if known:
-        return known[0]
+        return known
     candidates = folders_above(t.key)
     configured = _configured_root(state, t)
     for root, path in candidates:
         if root == configured:
-            return root, path
+            return [(root, path)]
     for root, path in candidates:
         page = await list_all(store, f"{root}{RESERVED}/", delimiter="/")
         if page.objects or page.prefixes:
-            return root, path
-    return candidates[-1]
+            return [(root, path)]
+    return [candidates[-1]]
 
 
 def _sharing(state: State, store: Store, root: str) -> Sharing:
@@ -123,7 +124,7 @@ def share(state: State, url: str, expires: str | None, public: bool, as_json: bo
         t = state.target(url)
         store = state.open(t, writable=True)
         try:
-            root, path = await _share_root(state, store, t)
+            [(root, path), *_] = await _share_roots(state, store, t)
             sharing = _sharing(state, store, root)
             try:
                 return await sharing.create(path, "public" if public else "signed", expires)
@@ -166,7 +167,7 @@ def unshare(state: State, url: str, share_id: str | None, rotate_key: bool, as_j
         revoked: list[Share] = []
         rotated = None
         try:
-            for root, path in await _roots(store, t.key) or [await _share_root(state, store, t)]:
+            for root, path in await _share_roots(state, store, t):
                 sharing = _sharing(state, store, root)
                 try:
                     if share_id is None or any(s.id == share_id for s in await sharing.list(path)):

@@ -146,7 +146,7 @@ def _fetch(url: str) -> int:
 
 def test_rm_revokes_the_links_of_what_it_deletes(cli, swift, container):
     # `share` records a share where the file's Jupyter server looks: here alice/, whose
-    # .bookstore/ holds checkpoints (see commands_share._share_root).
+    # .bookstore/ holds checkpoints (see commands_share._share_roots).
     swift.put("alice/nb.ipynb", b"{}")
     swift.put("alice/project/a.ipynb", b"{}")
     swift.put("alice/project/sub/b.txt", b"b")

@@ -95,3 +95,11 @@ def test_nan_reaches_the_browser_as_null():
     got = models.model_json(model)
     assert b"NaN" not in got and b"Infinity" not in got
     assert json.loads(got)["content"]["metadata"] == {"score": None, "top": None}
+
+
+def test_nan_is_null_also_beside_what_orjson_refuses():
+    model = entry("x.ipynb")
+    model.update(content={"odd": "\ud800", "metadata": {"score": float("nan")}})
+    got = models.model_json(model)
+    assert b"NaN" not in got
+    assert json.loads(got)["content"] == {"odd": "\ud800", "metadata": {"score": None}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import mimetypes
 from datetime import UTC, datetime
 from typing import Any
@@ -129,4 +130,15 @@ def dumps(model: Any) -> bytes:
     try:
         return orjson.dumps(model, default=json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
     except orjson.JSONEncodeError:
-        return json.dumps(model, default=json_default).encode("utf-8")
+        return json.dumps(_finite(model), default=json_default).encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, as orjson writes them (null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
