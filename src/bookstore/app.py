@@ -42,6 +42,11 @@ class BookstoreApp(ExtensionApp):
             return
         rtc.configure(self.serverapp, self.log)
 
+    async def stop_extension(self) -> None:
+        cm = self._contents_manager()
+        if cm is not None and cm.rooms is not None:
+            cm.rooms.close()
+
     def initialize_handlers(self) -> None:
         from .handlers import (
             URLS,  # the REST API: sharing, history, diffs

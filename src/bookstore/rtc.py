@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from logging import Logger
 from typing import Any
 
+import anyio.to_thread
+import nbformat
 from jupyter_server_fileid.manager import ArbitraryFileIdManager
 from jupyter_server_ydoc.rooms import DocumentRoom
 from jupyter_server_ydoc.utils import OutOfBandChanges
@@ -118,82 +120,140 @@ class BookstoreFileIdManager(ArbitraryFileIdManager):
 
 #: Seconds before a failed collaborative save is tried again; doubled up to RETRY_MAX.
 RETRY_FIRST, RETRY_MAX = 2.0, 60.0
+#: Saves again after a retry that succeeded while the room was being edited.
+RESAVES = 3
+
+#: Keeps bytes as a checkpoint of a path, and says why in the log (the manager's).
+Keep = Callable[[str, bytes, str], Awaitable[Any]]
 
 
 def room_content(room: Any) -> dict[str, Any]:
     """What a collaboration room holds now, edits not yet saved included, as its save
     would send it: ``{"type", "format", "content"}``."""
-    document = YDOCS.get(room.file_type, YDOCS["file"])(room.ydoc)  # reads only
+    document = YDOCS.get(room.file_type, YDOCS["file"])(room.ydoc)
     return {"type": room.file_type, "format": room.file_format, "content": document.get()}
+
+
+def room_bytes(model: dict[str, Any]) -> bytes | None:
+    """What a save of a room's ``model`` stores (None: not a kind rooms edit)."""
+    if model["type"] == "notebook":
+        return encoding.notebook_json(nbformat.from_dict(model["content"]), {}, b"\n")
+    if model["format"] == "text":
+        return str(model["content"]).encode("utf-8")
+    return None
+
+
+def edits_beyond(model: dict[str, Any], stored: bytes | None) -> bytes | None:
+    """``room_bytes(model)`` if the room holds edits that ``stored`` (the version it
+    loaded or saved last) does not, else None. Both are compared as a room holds them:
+    a room adds metadata defaults and a first cell to a notebook, gives missing or
+    repeated cell ids new random ones, and loads text with ``\n`` line ends. Without
+    ``stored`` (too big to keep in memory), the room's content is kept."""
+    if stored is not None:
+        try:
+            if model["type"] == "notebook":
+                loaded = YDOCS["notebook"]()
+                loaded.set(nbformat.reads(stored.decode("utf-8"), as_version=4))
+                same = _without_ids(loaded.get()) == _without_ids(model["content"])
+            else:
+                same = stored.decode("utf-8").replace("\r\n", "\n") == model["content"]
+        except Exception:  # not what a room could have loaded: the room's content is kept
+            same = False
+        if same:
+            return None
+    return room_bytes(model)
+
+
+def _without_ids(nb: dict[str, Any]) -> dict[str, Any]:
+    cells = [{k: v for k, v in cell.items() if k != "id"} for cell in nb.get("cells", ())]
+    return {**nb, "cells": cells}
 
 
 class OpenRooms:
     """jupyter-collaboration's open rooms, seen from the contents manager.
 
     Two of their losses are ours to prevent. A room reloads over its edits not yet
-    saved when another writer replaces its file: ``content`` lets the manager keep
-    them as a checkpoint first. And a room tries a failed save again only at its
-    next edit, so a store outage longer than the store's retries loses the last
-    edits when the room closes: ``save_failed`` tries again (2 s, then doubling up to
-    a minute) through the room's own FileLoader, until it succeeds; a room closed
-    meanwhile has its last content kept as a checkpoint instead.
+    saved when its file is replaced (by another writer, a restore): ``unsaved`` gives
+    the manager those edits to keep as a checkpoint first. And a room tries a failed
+    save again only at its next edit, so a store outage longer than the store's
+    retries lost the last edits when the room closed: ``save_failed`` tries again
+    (2 s, then doubling up to a minute) through the room's own FileLoader, until the
+    save is made; a room closed (or replaced by a new one) meanwhile has its last
+    content kept as a checkpoint instead.
     """
 
     def __init__(
-        self,
-        find: Callable[[str], tuple[Any, Any] | None],
-        keep: Callable[[str, bytes], Awaitable[Any]],
-        log: Logger,
+        self, find: Callable[[str], tuple[Any, Any] | None], keep: Keep, log: Logger
     ) -> None:
         self._find = find  # path -> (DocumentRoom, its FileLoader), if a room is open
-        self._keep = keep  # keeps bytes as a checkpoint of a path
+        self._keep = keep
         self._log = log
         self._retries: dict[str, asyncio.Task[None]] = {}
 
-    def content(self, path: str) -> dict[str, Any] | None:
+    def close(self) -> None:
+        """The server stops: saves still being tried are given up (and logged)."""
+        for path, task in list(self._retries.items()):
+            self._log.error("%s: stopping with a collaborative save not made", path)
+            task.cancel()
+
+    def is_open(self, path: str) -> bool:
+        return self._find(path) is not None
+
+    async def unsaved(self, path: str, stored: bytes | None) -> bytes | None:
+        """The edits an open room of ``path`` holds beyond ``stored`` (``edits_beyond``)."""
         found = self._find(path)
-        return None if found is None else room_content(found[0])
+        if found is None:
+            return None
+        model = room_content(found[0])  # on the loop: the room's document is not shared
+        return await anyio.to_thread.run_sync(edits_beyond, model, stored)
 
     def save_failed(self, path: str) -> None:
         found = None if path in self._retries else self._find(path)
         if found is None:
             return
-        task = asyncio.get_running_loop().create_task(self._retry(path, room_content(found[0])))
+        room, loader = found
+        task = asyncio.get_running_loop().create_task(
+            self._retry(path, room, loader, room_content(room))
+        )
         self._retries[path] = task
         task.add_done_callback(lambda _: self._retries.pop(path, None))
 
-    async def _retry(self, path: str, last: dict[str, Any]) -> None:
-        delay = RETRY_FIRST
+    async def _retry(self, path: str, room: Any, loader: Any, last: dict[str, Any]) -> None:
+        delay, wait, resaves = RETRY_FIRST, RETRY_FIRST, 0
         while True:
-            await asyncio.sleep(delay)
-            delay = min(2 * delay, RETRY_MAX)
+            await asyncio.sleep(wait)
             found = self._find(path)
             try:
-                if found is None:  # closed: what it held last goes to the history
-                    await self._keep_closed(path, last)
+                if found is None or found[0] is not room:  # closed (maybe reopened since)
+                    data = room_bytes(last)
+                    if data is not None:
+                        await self._keep(
+                            path,
+                            data,
+                            "closed its collaboration room before its last edits could be saved",
+                        )
                     return
-                room, loader = found
                 last = room_content(room)
-                await loader.maybe_save_content(last)
-                if room_content(room) == last:  # else saved again: a newer edit may
+                loaded = loader.last_modified
+                try:
+                    await loader.maybe_save_content(dict(last))
+                except OutOfBandChanges:
+                    # Another writer: the room must reload (its edits were kept when the
+                    # manager saw the change). The FileLoader took the change in; give it
+                    # back, so that the room's poll tells the room.
+                    loader.last_modified = loaded
+                    await loader.maybe_notify()
+                    return
+                if room_content(room) == last or resaves == RESAVES:
                     self._log.info("%s: the collaborative save that failed is made", path)
-                    return  # have lost the race for the FileLoader's lock to ours
-                delay = 0
-            except OutOfBandChanges:  # another writer: the room reloads (edits kept)
-                return
+                    return
+                # Edited meanwhile: a newer save of the room's may have taken the
+                # FileLoader's lock before ours, so ours would be older. Saved again.
+                wait, resaves = 1.0, resaves + 1
+                continue
             except Exception as exc:
                 self._log.warning("%s: collaborative save still failing (%s)", path, exc)
-
-    async def _keep_closed(self, path: str, model: dict[str, Any]) -> None:
-        data = encoding.bytes_if_changed(model, None)
-        if data is not None:
-            checkpoint = await self._keep(path, data)
-            self._log.warning(
-                "%s: its collaboration room closed before its last edits could be saved; "
-                "they are kept as checkpoint %s",
-                path,
-                checkpoint["id"],
-            )
+            wait, delay = delay, min(2 * delay, RETRY_MAX)
 
 
 def _find_open_room(serverapp: Any, path: str) -> tuple[Any, Any] | None:
@@ -224,7 +284,7 @@ def configure(serverapp: Any, log: Logger) -> None:
     apps = serverapp.extension_manager.extension_apps
     MemoryYStore.server_config = serverapp.config
     cm = serverapp.contents_manager
-    cm.rooms = OpenRooms(functools.partial(_find_open_room, serverapp), cm.checkpoints.keep, log)
+    cm.rooms = OpenRooms(functools.partial(_find_open_room, serverapp), cm.keep_version, log)
     for app in apps.get(YDOC_EXTENSION, ()):
         if "ystore_class" not in app.config.get("YDocExtension", {}):
             app.ystore_class = MemoryYStore

@@ -264,6 +264,8 @@ ODD = {
     ),
     "unknown minor": lambda raw: raw.update(nbformat_minor=99),
     "transient keys": lambda raw: raw["metadata"].update(orig_nbformat=3, signature="x"),
+    "transient key invalid": lambda raw: raw["metadata"].update(orig_nbformat="bad"),
+    "trusted invalid": lambda raw: raw["cells"][1]["metadata"].update(trusted="yes"),
 }
 
 
@@ -281,6 +283,16 @@ def test_big_invalid_notebook_is_saved_with_its_error():
     raw = _odd(lambda raw: None, size=DIGEST_IN_THREADS)
     raw["cells"][1]["execution_count"] = "seven"
     raw["cells"][2]["metadata"]["trusted"] = True  # transient: dropped from the bytes
+    expected = writes_outcome(raw)
+    assert expected[1] == {"ValidationError"}
+    assert encode_outcome(raw) == expected
+
+
+def test_big_invalid_notebook_validated_while_hashed():
+    """The same without anything writing strips: validated beside the hashing threads,
+    with the same bytes and error as nbformat.writes."""
+    raw = _odd(lambda raw: None, size=DIGEST_IN_THREADS)
+    raw["cells"][1]["execution_count"] = "seven"
     expected = writes_outcome(raw)
     assert expected[1] == {"ValidationError"}
     assert encode_outcome(raw) == expected

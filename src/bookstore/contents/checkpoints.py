@@ -127,6 +127,7 @@ class BookstoreCheckpoints(AsyncCheckpoints):
     async def restore_checkpoint(self, contents_mgr: Any, checkpoint_id: str, path: str) -> None:
         path = path.strip("/")
         key = checkpoint_prefix(path) + _valid_id(checkpoint_id)
+        await contents_mgr.before_restore(path)
         try:
             meta = await self.store.copy(key, path)
         except errors.NotFound:

@@ -33,6 +33,8 @@ from traitlets.log import get_logger
 #: Bodies at least this big are hashed in worker threads (smaller: the hop costs more).
 DIGEST_IN_THREADS = 1 << 20
 
+# What nbformat.v4.rwbase.strip_transient drops from a notebook's metadata.
+_TRANSIENT = frozenset({"orig_nbformat", "orig_nbformat_minor", "signature"})
 # nbformat.writes' own settings (nbformat.v4.nbjson.JSONWriter.writes).
 _ENCODER = BytesEncoder(indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
 # A big body's MD5, hashed here while the calling thread hashes its SHA-256.
@@ -70,11 +72,12 @@ def encode_notebook(nb: nbformat.NotebookNode, capture_validation_error: dict[st
     FileContentsManager stores them), with their digests.
 
     nbformat validates before it writes, because validation repairs missing or repeated
-    cell ids. When there is nothing to repair, validation only reads the notebook: it
-    then runs after the encoding, while the digests are computed (a third of a 10 MB
-    save's CPU, which hashlib spends without the GIL).
+    cell ids, and sees what the writing then strips (``strip_transient``). Without
+    either, validation only reads the notebook the writing wrote: it then runs after
+    the encoding, while the digests are computed (a third of a 10 MB save's CPU, which
+    hashlib spends without the GIL).
     """
-    if nb.get("nbformat") != 4 or _ids_to_repair(nb):
+    if nb.get("nbformat") != 4 or _validate_first(nb):
         return digest(notebook_json(nb, capture_validation_error, b"\n"))
     data = json_bytes(strip_transient(split_lines(nb)), b"\n")
     return digest(data, meanwhile=lambda: _validate(nb, capture_validation_error))
@@ -88,15 +91,20 @@ def _validate(nb: nbformat.NotebookNode, capture_validation_error: dict[str, Any
         capture_validation_error["ValidationError"] = exc
 
 
-def _ids_to_repair(nb: nbformat.NotebookNode) -> bool:
-    """Whether nbformat's validation would add or renew cell ids (v4.5 and later)."""
-    minor = nb.get("nbformat_minor", 0)
-    if not isinstance(minor, int):
-        return True  # left to nbformat, in its order
+def _validate_first(nb: nbformat.NotebookNode) -> bool:
+    """Whether validation must see ``nb`` before it is written: it would add or renew
+    cell ids (v4.5 and later), or judge what writing strips. Odd shapes: left to
+    nbformat, in its order."""
+    minor, cells, meta = nb.get("nbformat_minor", 0), nb.get("cells"), nb.get("metadata")
+    if not isinstance(minor, int) or not isinstance(cells, list) or not isinstance(meta, dict):
+        return True
+    if not all(isinstance(c, dict) and isinstance(c.get("metadata", {}), dict) for c in cells):
+        return True
+    if _TRANSIENT.intersection(meta) or any("trusted" in c.get("metadata", {}) for c in cells):
+        return True
     if minor < 5:
         return False
-    cells = nb.get("cells")
-    if not isinstance(cells, list) or not all(isinstance(c, dict) and "id" in c for c in cells):
+    if not all("id" in c for c in cells):
         return True
     try:
         return len({c["id"] for c in cells}) != len(cells)
@@ -207,21 +215,3 @@ async def digest_async(data: bytes) -> Encoded:
     if len(data) < DIGEST_IN_THREADS:
         return digest(data)
     return await anyio.to_thread.run_sync(digest, data)
-
-
-def bytes_if_changed(model: dict[str, Any], before: bytes | None) -> bytes | None:
-    """The bytes a save of ``model`` ({"type", "content"}) would store, or None when they
-    hold what ``before`` holds (two notebooks compared as this encoder writes them)."""
-    if model["type"] == "notebook":
-        data = notebook_json(nbformat.from_dict(model["content"]), {}, b"\n")
-        if before is not None:
-            try:
-                nb = nbformat.reads(before.decode("utf-8"), as_version=4)
-                before = notebook_json(nb, {}, b"\n")
-            except Exception:  # not a notebook: compared as it is
-                pass
-    elif model.get("format") == "text":
-        data = str(model["content"]).encode("utf-8")
-    else:
-        return None  # collaboration edits text and notebooks only
-    return None if data == before else data

@@ -414,36 +414,41 @@ class BookstoreContentsManager(AsyncContentsManager):
             return
         ours = self._recent.get(path, before.etag, saved=True)
         if ours is not None:
-            checkpoint = await self.checkpoints.keep(path, ours)
-            self.log.warning(
-                "%s was replaced by another writer; the version this server saved "
-                "before is kept as checkpoint %s",
-                path,
-                checkpoint["id"],
+            await self.keep_version(
+                path, ours, "replaced by another writer, over the version this server saved"
             )
-        if self.rooms is not None:
-            await self._keep_room_edits(path, self.rooms.content(path), before.etag)
+        await self._keep_room_edits(path, self._recent.get(path, before.etag))
 
-    async def _keep_room_edits(self, path: str, room: dict[str, Any] | None, etag: str) -> None:
-        """Another writer replaced ``path`` while a collaboration room has it open, and
-        jupyter-collaboration loads the new version over the room's edits not yet saved:
-        when the room differs from the version replaced (``etag``), keep it as a checkpoint."""
-        if room is None:
+    async def _keep_room_edits(self, path: str, stored: bytes | None) -> None:
+        """Before a collaboration room reloads ``path`` over its edits not yet saved (its
+        file replaced, or about to be restored), keep them as a checkpoint; ``stored``:
+        the version the room holds edits beyond (rtc.edits_beyond)."""
+        if self.rooms is None:
             return
-        replaced = self._recent.get(path, etag)
         try:
-            edited = await anyio.to_thread.run_sync(encoding.bytes_if_changed, room, replaced)
-        except Exception as exc:  # the room's content is the room's business
-            self.log.warning("Could not keep %s's unsaved collaboration edits: %s", path, exc)
+            edits = await self.rooms.unsaved(path, stored)
+        except Exception as exc:  # the room's content is the room's business, not this request's
+            self.log.warning("Could not read %s's collaboration room: %s", path, exc)
             return
-        if edited is not None:
-            checkpoint = await self.checkpoints.keep(path, edited)
-            self.log.warning(
-                "%s was replaced by another writer while its collaboration room had edits "
-                "not yet saved; they are kept as checkpoint %s",
-                path,
-                checkpoint["id"],
+        if edits is not None:
+            await self.keep_version(
+                path, edits, "replaced under its collaboration room, over edits not yet saved"
             )
+
+    async def keep_version(self, path: str, data: bytes, what: str) -> dict[str, Any]:
+        """Keep ``data`` as a checkpoint of ``path``, and say in the log which and why."""
+        checkpoint = await self.checkpoints.keep(path, data)
+        self.log.warning("%s: %s (kept as checkpoint %s)", path, what, checkpoint["id"])
+        return checkpoint
+
+    async def before_restore(self, path: str) -> None:
+        """A restore is about to replace ``path``: an open room's unsaved edits are kept."""
+        if self.rooms is not None and self.rooms.is_open(path):
+            try:
+                _, stored = await self._read(path)
+            except errors.NotFound:
+                stored = None
+            await self._keep_room_edits(path, stored)
 
     def _fill_notebook(self, model: dict[str, Any], path: str, data: bytes) -> None:
         validation_error: dict[str, Any] = {}
@@ -572,6 +577,7 @@ class BookstoreContentsManager(AsyncContentsManager):
                 metadata={models.HASH_METADATA_KEY: body.sha256},
                 md5=body.md5,
             )
+            self.wrote(path, meta)  # while the guard holds: a poll meanwhile sees our write
         except errors.Unavailable:
             if self.rooms is not None:  # a collaboration room's save is tried again later
                 self.rooms.save_failed(path)

@@ -63,6 +63,7 @@ class HistoryHandler(BookstoreHandler):
         if checkpoint_id == history.CURRENT:
             raise HTTPError(400, "Restore needs a checkpoint id, not 'current'")
         store = self.bookstore.store
+        await self.bookstore.before_restore(path)
         saved, meta = await history.restore_keeping_current(store, path, checkpoint_id)
         self.bookstore.wrote(path, meta)  # open rooms reload it; no other writer's change
         self.reply(
