@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import json
 import os
-import socket
 import subprocess
 from contextlib import contextmanager
 
@@ -666,19 +666,27 @@ async def rename_left_running(store, owner: journals.Owner) -> None:
     await half_renamed(store, 3, at_copy=2)
     [obj] = (await list_all(store, RENAMES, delimiter="/")).objects
     journal = journals.Journal.decode(obj.key, (await store.get(obj.key))[1])
-    await store.put(
-        obj.key, journals.Journal(obj.key, journal.moves, journal.paths, owner).encode()
-    )
+    await store.put(obj.key, dataclasses.replace(journal, owner=owner).encode())
 
 
 def live_process_here() -> journals.Owner:
-    return journals.Owner(socket.gethostname(), os.getppid(), "its-run")
+    return dataclasses.replace(journals.Owner.new(), pid=os.getppid(), run="its-run")
+
+
+def this_pid_in_another_container() -> journals.Owner:
+    """Containers often share a host name and start at the same pid: another pid
+    namespace (or boot) makes that pid say nothing about the owner."""
+    return dataclasses.replace(journals.Owner.new(), run="its-run", space="another-namespace")
 
 
 @pytest.mark.parametrize(
     "owner",
-    [journals.Owner("another-host", 1, "its-run"), live_process_here()],
-    ids=["another-host", "live-process-here"],
+    [
+        journals.Owner("another-host", 1, "its-run"),
+        live_process_here(),
+        this_pid_in_another_container(),
+    ],
+    ids=["another-host", "live-process-here", "same-pid-another-container"],
 )
 async def test_a_rename_another_server_is_running_is_left_to_it(store, monkeypatch, owner):
     await store.put("else.txt", b"x")
@@ -700,7 +708,7 @@ async def test_a_rename_another_server_is_running_is_left_to_it(store, monkeypat
 def ended_process_here() -> journals.Owner:
     with subprocess.Popen(["true"]) as ended:
         pass  # leaving waits for it
-    return journals.Owner(socket.gethostname(), ended.pid, "its-run")
+    return dataclasses.replace(journals.Owner.new(), pid=ended.pid, run="its-run")
 
 
 async def test_a_rename_whose_process_is_gone_is_finished_at_once(store):
@@ -734,7 +742,7 @@ async def test_a_running_rename_renews_its_journal_and_others_wait_for_it(store,
             beats = set()
             for _ in range(6):  # longer than STALE: the heartbeat keeps it the first's
                 assert await status_of(other.get("proj/a.ipynb")) == 409
-                beats.add(json.loads((await store.get(obj.key))[1])["beat"])
+                beats.add(json.loads((await store.get(obj.key))[1])["written"])
                 await anyio.sleep(0.15)
             assert len(beats) > 2
             assert len((await list_all(store, "proj/", delimiter=None)).objects) == 1
@@ -789,3 +797,79 @@ async def test_a_folder_that_keeps_changing_is_not_moved(store):
     assert await names(cm, "proj") == ["a.txt"]  # left as it was, the copies rolled back
     assert not await cm.dir_exists("done")
     assert (await list_all(store, RENAMES, delimiter=None)).objects == []
+
+
+async def test_a_rename_another_server_takes_over_while_it_runs_loses_nothing(store):
+    # Another manager in this process sees this one's journal as an earlier life's:
+    # the takeover a wrong guess about the owner would make, side by side with it.
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for i in range(6):
+        await cm.save({"type": "file", "format": "text", "content": str(i)}, f"proj/f{i}.txt")
+    real_copy, copies, other = store.copy_blind, 0, BookstoreContentsManager(store=store)
+
+    async def copy_while_another_server_takes_over(src, dst):
+        nonlocal copies
+        copies += 1
+        if copies == 3:
+            store.copy_blind = real_copy
+            assert await names(other, "") == ["done"]  # it finished the whole rename
+        await real_copy(src, dst)
+
+    store.copy_blind = copy_while_another_server_takes_over
+    try:
+        await cm.rename("proj", "done")  # its sources vanish under it: skipped, not lost
+    finally:
+        store.copy_blind = real_copy
+    assert await names(cm, "done") == [f"f{i}.txt" for i in range(6)]
+    assert (await cm.get("done/f5.txt"))["content"] == "5"
+    assert not await cm.dir_exists("proj")
+
+
+async def test_two_servers_finishing_one_abandoned_rename_lose_nothing(store):
+    await half_renamed(store, 6, at_copy=3)
+    first, second = BookstoreContentsManager(store=store), BookstoreContentsManager(store=store)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first.resume_renames)
+        tg.start_soon(second.resume_renames)
+    for cm in (first, second):
+        cm._next_look = 0.0
+        assert await names(cm, "done") == [f"f{i}.txt" for i in range(6)]
+        assert not await cm.dir_exists("proj")
+
+
+async def test_a_failed_look_for_renames_fails_no_request(store):
+    cm = BookstoreContentsManager(store=store)
+    await cm.save({"type": "file", "format": "text", "content": "x"}, "a.txt")  # settled
+    real_list = store.list
+
+    def list_failing_for_journals(prefix, **kwargs):
+        if prefix.startswith(RENAMES):
+            raise errors.Unavailable("the listing failed")
+        return real_list(prefix, **kwargs)
+
+    store.list = list_failing_for_journals
+    try:
+        cm._next_look = 0.0  # the periodic look is due
+        assert (await cm.get("a.txt"))["content"] == "x"
+    finally:
+        store.list = real_list
+
+
+async def test_a_file_deleted_from_a_folder_being_moved_fails_nothing(store):
+    cm = BookstoreContentsManager(store=store, concurrency=1)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        await cm.save({"type": "file", "format": "text", "content": name}, f"proj/{name}")
+    real_copy = store.copy_blind
+
+    async def copy_while_another_writer_deletes(src, dst):
+        if src.endswith("a.txt"):
+            await store.delete("proj/c.txt")  # not copied yet
+        await real_copy(src, dst)
+
+    store.copy_blind = copy_while_another_writer_deletes
+    try:
+        await cm.rename("proj", "done")
+    finally:
+        store.copy_blind = real_copy
+    assert await names(cm, "done") == ["a.txt", "b.txt"]
+    assert not await cm.dir_exists("proj")

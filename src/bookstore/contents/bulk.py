@@ -17,8 +17,13 @@ RECHECKS = 3
 
 async def keys_under(store: Store, prefix: str) -> list[str]:
     """Every key under ``prefix`` (recursive), in listing order."""
+    return list(await etags_under(store, prefix))
+
+
+async def etags_under(store: Store, prefix: str) -> dict[str, str]:
+    """Each key under ``prefix`` (recursive) with its ETag, in listing order."""
     page = await list_all(store, prefix, delimiter=None)
-    return [o.key for o in page.objects]
+    return {o.key: o.etag for o in page.objects}
 
 
 async def copy_keys(
@@ -30,7 +35,8 @@ async def copy_keys(
     done: list[str] | None = None,
 ) -> None:
     """Server-side copy of each (src, dst); on any failure the copies made are removed
-    (unless not ``roll_back``). ``done``: where to note each copy made."""
+    (unless not ``roll_back``). ``done``: where to note each copy made. A source gone
+    meanwhile (deleted, or moved by another server) is skipped."""
     done = [] if done is None else done
     todo = iter(pairs)
 
@@ -38,7 +44,10 @@ async def copy_keys(
     # every task whenever one starts a thread (as a Swift request does).
     async def worker() -> None:
         for src, dst in todo:
-            await store.copy_blind(src, dst)  # nothing here uses the copy's metadata
+            try:
+                await store.copy_blind(src, dst)  # nothing here uses the copy's metadata
+            except errors.NotFound:
+                continue
             done.append(dst)
 
     try:
@@ -83,7 +92,8 @@ async def move_tree(
     The source is listed again before the deletes: what another writer (a server on
     the same prefix, a tool) put there meanwhile is copied too, so the deletes take
     nothing that was not copied. A source still changing after ``RECHECKS`` is a
-    PreconditionFailed.
+    PreconditionFailed. What another writer deleted meanwhile is left at the
+    destination if it was copied already (a copy too many rather than one too few).
     """
     listed = await etags_under(store, src_prefix)
     todo, done = list(listed), []
@@ -101,7 +111,7 @@ async def move_tree(
     except Exception:
         if roll_back:
             with anyio.CancelScope(shield=True):
-                await _remove_copies(store, done)
+                await _take_back(store, src_prefix, dst_prefix, done)
         raise
     if copied is not None:
         copied()
@@ -109,10 +119,19 @@ async def move_tree(
     return len(listed)
 
 
-async def etags_under(store: Store, prefix: str) -> dict[str, str]:
-    """Each key under ``prefix`` (recursive) with its ETag, in listing order."""
-    page = await list_all(store, prefix, delimiter=None)
-    return {o.key: o.etag for o in page.objects}
+async def _take_back(store: Store, src_prefix: str, dst_prefix: str, done: list[str]) -> None:
+    """Remove the copies of a move that failed, but only those whose source is still
+    there: another server moving the same folder may have deleted a source after its
+    own copy, and then this copy is the only one."""
+    try:
+        still = await etags_under(store, src_prefix)
+    except Exception:  # the original error matters more; keeping copies loses nothing
+        log.warning(
+            "kept %d copies under %r: cannot tell which are the only ones", len(done), dst_prefix
+        )
+        return
+    ours = [dst for dst in done if src_prefix + dst[len(dst_prefix) :] in still]
+    await _remove_copies(store, ours)
 
 
 async def copy_tree(store: Store, src_prefix: str, dst_prefix: str, *, concurrency: int) -> int:

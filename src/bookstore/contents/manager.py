@@ -37,7 +37,7 @@ from traitlets import Float, Integer, Unicode, default
 
 from .. import errors
 from ..hub import expand_store_url
-from ..stores.base import ObjectMeta, Store, each, list_all
+from ..stores.base import IfMatch, ObjectMeta, Store, each, list_all
 from ..stores.cached import CachedListings
 from ..stores.registry import open_store
 from . import encoding, models
@@ -125,6 +125,7 @@ class BookstoreContentsManager(AsyncContentsManager):
         # here (409) until a later look.
         self._unsettled = True
         self._stuck: set[str] = set()
+        self._elsewhere: set[str] = set()  # ... and those of other servers' running renames
         self._settle_after = 0.0  # time.monotonic() of the next try
         self._next_look = 0.0  # ... and of the next look for other servers' renames
         self._owner = Owner.new()
@@ -204,7 +205,7 @@ class BookstoreContentsManager(AsyncContentsManager):
     def check_not_moving(self, path: str, *, holding: bool = False) -> None:
         """409 for a folder being renamed and what is inside it; ``holding``: also for a
         folder holding one (renaming or deleting it would move that one too)."""
-        for folder in self._moving | self._stuck:
+        for folder in self._moving | self._stuck | self._elsewhere:
             inside = path == folder or path.startswith(f"{folder}/")
             if inside or (holding and folder.startswith(f"{path}/")):
                 raise HTTPError(409, f"{folder} is being renamed; try again in a moment")
@@ -777,9 +778,9 @@ class BookstoreContentsManager(AsyncContentsManager):
         this server answers 409 for both folders instead of showing half of each, and the
         journal's heartbeat tells other servers on the prefix to do the same.
         """
-        journal = await self._journal(moves, [old, new])
+        journal = self._new_journal(moves, [old, new])
+        self._running.add(journal.key)  # before it exists: never another look's to resume
         self._moving |= {old, new}
-        self._running.add(journal.key)  # not another request's to resume
         deleting = False
 
         def copied() -> None:
@@ -787,9 +788,8 @@ class BookstoreContentsManager(AsyncContentsManager):
             deleting = True
 
         try:
-            async with heartbeat(self.store, journal, self.log):
-                await self._move_trees(moves, first_copied=copied)
-                await self._shares_follow(old, new)
+            written = await self.store.put(journal.key, journal.encode())
+            await self._run_journal(journal, written.etag, first_copied=copied)
         except Exception:
             if not deleting:  # the copies were rolled back: nothing to resume
                 await self.store.delete(journal.key)
@@ -799,12 +799,29 @@ class BookstoreContentsManager(AsyncContentsManager):
         finally:
             self._moving -= {old, new}
             self._running.discard(journal.key)
+
+    async def _run_journal(
+        self,
+        journal: Journal,
+        etag: str | None,
+        *,
+        first_copied: Callable[[], None] | None = None,
+        roll_back: bool = True,
+    ) -> None:
+        """Do what ``journal`` (as written with ``etag``) says, beating its heartbeat,
+        then delete it."""
+        async with heartbeat(self.store, journal, etag, self.log):
+            await self._move_trees(journal.moves, first_copied, roll_back=roll_back)
+            if journal.paths:  # the folder's own (or the file's); share records follow it
+                await self._shares_follow(*journal.paths)
         await self.store.delete(journal.key)
 
-    async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> Journal:
-        journal = Journal(f"{RENAMES_ROOT}{uuid.uuid4().hex}.json", moves, paths, self._owner)
+    def _new_journal(self, moves: list[tuple[str, str]], paths: list[str]) -> Journal:
+        return Journal(f"{RENAMES_ROOT}{uuid.uuid4().hex}.json", moves, paths, self._owner)
+
+    async def _journal(self, moves: list[tuple[str, str]], paths: list[str]) -> None:
+        journal = self._new_journal(moves, paths)
         await self.store.put(journal.key, journal.encode())
-        return journal
 
     async def _move_trees(
         self,
@@ -860,8 +877,17 @@ class BookstoreContentsManager(AsyncContentsManager):
             return await self._resume_all()
 
     async def _resume_all(self) -> int:
+        now = time.monotonic()
+        try:
+            listing = await list_all(self.store, RENAMES_ROOT, delimiter="/")
+        except errors.StoreError as exc:
+            if self._unsettled:  # a resume is due: nothing is served before it
+                raise
+            # Only the periodic look: this request needn't fail for it.
+            self.log.warning("Cannot look for other servers' renames now: %s", exc)
+            self._next_look = now + JOURNAL_LOOK
+            return 0
         self._marked = False  # set by a rename failing while this runs
-        listing = await list_all(self.store, RENAMES_ROOT, delimiter="/")
         self._watch.keep_only({o.key for o in listing.objects})
         finished, stuck, elsewhere = 0, set(), set()
         for obj in listing.objects:
@@ -872,16 +898,18 @@ class BookstoreContentsManager(AsyncContentsManager):
                 journal = await self._read_journal(obj.key)
                 if journal is None:
                     continue
-                if not self._watch.abandoned(journal, obj):  # another server's, running
+                if not self._watch.abandoned(journal, obj) or not await self._resume(
+                    journal, obj.etag
+                ):  # another server's, running
                     elsewhere |= set(journal.paths)
                     continue
-                finished += await self._resume(journal)
+                finished += 1
             except errors.StoreError as exc:
                 self.log.error("Cannot finish the rename %s yet (%s): retrying", obj.key, exc)
                 stuck |= set(journal.paths if journal else ())
         # Requests waited on the lock until now: none saw (or wrote into) half a rename.
         now = time.monotonic()
-        self._stuck = stuck | elsewhere
+        self._stuck, self._elsewhere = stuck, elsewhere
         self._unsettled = bool(stuck) or self._marked
         self._next_look = now + JOURNAL_LOOK
         if stuck:
@@ -903,18 +931,20 @@ class BookstoreContentsManager(AsyncContentsManager):
             await self.store.delete(key)
             return None
 
-    async def _resume(self, journal: Journal) -> int:
+    async def _resume(self, journal: Journal, etag: str | None) -> bool:
+        """Finish ``journal`` (listed with ``etag``), unless another server claims it
+        first: False then."""
+        mine = dataclasses.replace(journal, owner=self._owner)
+        try:  # claimed: its owner now this server, only if nobody else got there first
+            mode = IfMatch(etag) if etag else "overwrite"
+            written = await self.store.put(mine.key, mine.encode(), mode=mode)
+        except (errors.PreconditionFailed, errors.NotFound):
+            return False
         self.log.warning("Finishing an interrupted rename: %s", journal.moves[0])
-        # Now this server's: its heartbeat keeps other servers from resuming it too.
-        journal = dataclasses.replace(journal, owner=self._owner)
-        async with heartbeat(self.store, journal, self.log):
-            # Copies what is left, then deletes the source; forward only: its sources
-            # may be partly deleted already, so a failed copy is not undone.
-            await self._move_trees(journal.moves, roll_back=False)
-            if journal.paths:  # the folder's own (or the file's); share records follow it
-                await self._shares_follow(*journal.paths)
-        await self.store.delete(journal.key)
-        return 1
+        # Copies what is left, then deletes the source; forward only: its sources may be
+        # partly deleted already, so a failed copy is not undone.
+        await self._run_journal(mine, written.etag, roll_back=False)
+        return True
 
     @http_errors
     async def copy(self, from_path: str, to_path: str | None = None) -> dict[str, Any]:
