@@ -25,6 +25,7 @@ objects like any other, so empty folders survive.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -232,10 +233,15 @@ async def plan(
 
         async def head(rel: str) -> None:
             async with limiter:
+                listed = ours[rel]
                 try:
-                    ours[rel] = await src.head(ours[rel].key)
+                    got = await src.head(listed.key)
                 except errors.NotFound:  # deleted meanwhile
                     del ours[rel]
+                    return
+                if got.size != listed.size:  # it stood in for more: a large object, whose
+                    got = dataclasses.replace(got, etag_is_md5=False)  # ETag is no MD5
+                ours[rel] = got
 
         if empty and only is None:
             async with anyio.create_task_group() as tg:
@@ -335,14 +341,15 @@ async def copy_object(
     sent = digest.hexdigest()
     if written.md5 is not None and written.md5 != sent:
         raise corrupt(f"the destination stored MD5 {written.md5}, {sent} was sent")
-    if got.md5 is not None and got.md5 != sent:
+    source_md5 = got.md5 if meta.etag_is_md5 else None  # what planning learnt counts too
+    if source_md5 is not None and source_md5 != sent:
         # Either the read was bad, or the store vouched for an ETag that is no MD5 of the
-        # bytes (S3 with SSE-KMS or SSE-C; a Swift DLO seen through Swift's S3 API).
-        # Only this mismatch costs a second read, and it tells the two apart.
+        # bytes (S3 with SSE-KMS or SSE-C). Only this mismatch costs a second read, and
+        # it tells the two apart.
         again = await _read_md5(src, meta.key)
         if again != sent:
             raise corrupt(f"MD5 {sent} was read, then {again}")
-        log.debug("%r: its ETag %s is not the MD5 of its bytes after all", meta.key, got.etag)
+        log.warning("%r: its ETag %s is not the MD5 of its bytes after all", meta.key, got.etag)
     return written
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
@@ -62,8 +63,8 @@ class Swift:
 
         return self.run(keys)
 
-    def checkpoint(self, key: str, data: bytes, root: str = "") -> str:
-        cid = new_checkpoint_id()
+    def checkpoint(self, key: str, data: bytes, root: str = "", cid: str | None = None) -> str:
+        cid = cid or new_checkpoint_id()
         self.put(root + checkpoint_prefix(key[len(root) :]) + cid, data)
         return cid
 
@@ -218,6 +219,19 @@ def test_history_and_restore(cli, swift, container):
         (second, 7),
         (first, 5),
     ]
+
+
+def test_restore_latest_undoes_a_restore_beside_checkpoints_from_a_clock_ahead(
+    cli, swift, container
+):
+    swift.put("p/nb.ipynb", b"now")
+    old = swift.checkpoint("p/nb.ipynb", b"old")
+    ahead = new_checkpoint_id(datetime.now(UTC) + timedelta(minutes=5))
+    swift.checkpoint("p/nb.ipynb", b"from a server whose clock is ahead", cid=ahead)
+    url = f"swift://{container}/p/nb.ipynb"
+    cli("restore", url, old)
+    cli("restore", url, "latest")
+    assert swift.get("p/nb.ipynb") == b"now"
 
 
 # --- push, pull, sync -----------------------------------------------------------------

@@ -676,3 +676,17 @@ def test_s3_contents_manager_preset() -> None:
     manager = S3ContentsManager(bucket="notebooks", prefix="/alice/")
     assert manager.store_url == "s3://notebooks/alice"
     assert S3ContentsManager(bucket="notebooks").store_url == "s3://notebooks"
+
+
+async def test_a_bucket_whose_etags_are_no_md5s_vouches_for_none(swift_aio):
+    # SSE-KMS and SSE-C buckets: ETags look like MD5s and are not (configured).
+    options = {**s3_options(swift_aio), "etags_are_md5": False}
+    store = open_store(f"s3://{s3_bucket(swift_aio)}/", config=Config({"S3Store": options}))
+    try:
+        written = await store.put("a.txt", b"x")
+        listed = (await list_all(store, delimiter=None)).objects
+        read, _ = await store.get("a.txt")
+        for meta in (written, await store.head("a.txt"), read, *listed):
+            assert meta.etag and meta.md5 is None
+    finally:
+        await store.close()

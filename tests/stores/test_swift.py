@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
+from swiftclient.client import Connection
 from traitlets.config import Config
 
 from bookstore.errors import (
@@ -857,3 +858,22 @@ async def test_large_objects_say_their_etag_is_no_md5(swift):
     assert listed["empty.bin"].md5 is None
     assert listed["plain.bin"].md5 == md5(data)
     assert listed["folder/"].md5 == md5(b"")  # markers are ours, never large objects
+
+
+async def test_a_versioned_containers_entries_are_vouched_for(swift_aio):
+    # Object versioning lists every object as a symlink to its current version, with
+    # that version's size and hash: plain objects, to be trusted as such.
+    container = unique("v")
+    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
+    try:
+        conn.put_container(container, headers={"X-Versions-Enabled": "true"})
+    finally:
+        conn.close()
+    store = SwiftStore(container=container, **creds(swift_aio))
+    try:
+        await store.put("a.txt", b"one")
+        await store.put("a.txt", b"two")
+        [listed] = (await list_all(store, delimiter=None)).objects
+        assert listed.size == 3 and listed.md5 == md5(b"two")
+    finally:
+        await store.close()

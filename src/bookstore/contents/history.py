@@ -10,15 +10,13 @@ that root, so every function here looks at each folder above the key in turn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from .. import errors
 from ..stores.base import ObjectMeta, Store, each, list_all
 from ..stores.keys import folders_above
 from .bulk import delete_tree
-from .checkpoints import CHECKPOINT_ROOT, checkpoint_prefix
-
-ID_FORMAT = "%Y%m%dT%H%M%S-%fZ"
+from .checkpoints import CHECKPOINT_ROOT, checkpoint_prefix, checkpoint_time, new_checkpoint_id
 
 
 @dataclass(frozen=True)
@@ -41,16 +39,9 @@ def checkpoint_locations(key: str) -> list[str]:
     return [root + checkpoint_prefix(path) for root, path in folders_above(key)]
 
 
-def _created(checkpoint_id: str, fallback: datetime) -> datetime:
-    try:
-        return datetime.strptime(checkpoint_id, ID_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return fallback
-
-
 def _checkpoint(meta: ObjectMeta) -> Checkpoint:
     cid = meta.key.rsplit("/", 1)[-1]
-    return Checkpoint(cid, meta.key, _created(cid, meta.last_modified), meta.size)
+    return Checkpoint(cid, meta.key, checkpoint_time(cid, meta.last_modified), meta.size)
 
 
 async def _each_location(store: Store, key: str) -> list[list[ObjectMeta]]:
@@ -81,14 +72,17 @@ async def restore_checkpoint(
 
     NotFound if ``key`` has no such checkpoint.
     """
-    from .checkpoints import new_checkpoint_id
-
     check_id(checkpoint_id)
-    for candidate in await list_checkpoints(store, key):
+    found = await list_checkpoints(store, key)
+    for candidate in found:
         if checkpoint_id in (candidate.id, "latest"):
             location = candidate.key[: -len(candidate.id)]
+            # The newest, even beside checkpoints a server with a clock ahead made: then
+            # `latest` undoes this restore.
+            newest = max(c.created for c in found) + timedelta(microseconds=1)
+            saved_id = new_checkpoint_id(max(datetime.now(UTC), newest))
             try:
-                saved = _checkpoint(await store.copy(key, location + new_checkpoint_id()))
+                saved = _checkpoint(await store.copy(key, location + saved_id))
             except errors.NotFound:  # no file now: the restore brings it back
                 saved = None
             await store.copy(candidate.key, key)
@@ -147,8 +141,6 @@ async def restore_keeping_current(
     to ``max_checkpoints`` is left to the next checkpoint the manager makes (it would
     otherwise be free to prune the very checkpoint being restored).
     """
-    from .checkpoints import new_checkpoint_id
-
     check_id(checkpoint_id)
     source = checkpoint_prefix(path) + checkpoint_id
     try:

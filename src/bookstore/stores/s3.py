@@ -161,6 +161,13 @@ class ObstoreStore(RemoteStoreSettings):
 
     bucket = Unicode("notebooks", config=True, help="The bucket (container) holding the objects.")
     page_size = Int(1000, config=True, help="Most entries (objects + prefixes) in a listing page.")
+    etags_are_md5 = Bool(
+        True,
+        config=True,
+        help="Whether single-part objects' ETags are the MD5 of their bytes. False for "
+        "buckets encrypted with SSE-KMS or SSE-C, whose ETags are not: transfers then read "
+        "objects to compare and check them instead of trusting their ETags.",
+    )
     request_timeout = Float(
         3600.0,
         config=True,
@@ -235,14 +242,15 @@ class ObstoreStore(RemoteStoreSettings):
         got = await self._call(
             "read", key, lambda c: obstore.get_async(c, name, options={"head": True})
         )
-        return _meta(key, got.meta, got.attributes)
+        return _meta(key, got.meta, got.attributes, self.etags_are_md5)
 
     async def get(self, key: str) -> tuple[ObjectMeta, bytes]:
         name = self._name(key)
 
         async def op(c: Any) -> tuple[ObjectMeta, bytes]:
             got = await obstore.get_async(c, name)
-            return _meta(key, got.meta, got.attributes), bytes(await got.bytes_async())
+            data = bytes(await got.bytes_async())
+            return _meta(key, got.meta, got.attributes, self.etags_are_md5), data
 
         return await self._call("read", key, op)
 
@@ -254,7 +262,7 @@ class ObstoreStore(RemoteStoreSettings):
         name = self._name(key)
         got = await self._call("read", key, lambda c: obstore.get_async(c, name))
         # obstore's chunks are *at least* min_chunk_size: cut them down to the contract's.
-        return _meta(key, got.meta, got.attributes), self._chunks(
+        return _meta(key, got.meta, got.attributes, self.etags_are_md5), self._chunks(
             key, got.stream(min_chunk_size=chunk_size), chunk_size
         )
 
@@ -299,7 +307,8 @@ class ObstoreStore(RemoteStoreSettings):
             raise TypeError(f"put() needs bytes or an async iterable of bytes, not {type(data)}")
         # S3 keeps Last-Modified to the second and a PUT answer doesn't carry it.
         when = datetime.now(UTC).replace(microsecond=0)
-        return ObjectMeta(key, size, when, etag, ctype, meta, etag_is_md5=_is_md5(etag))
+        vouched = self.etags_are_md5 and _is_md5(etag)
+        return ObjectMeta(key, size, when, etag, ctype, meta, etag_is_md5=vouched)
 
     async def delete(self, key: str) -> None:
         name = self._name(key)
@@ -627,7 +636,7 @@ class ObstoreStore(RemoteStoreSettings):
             else:
                 name = path
             if name.startswith(full) and not is_reserved(name[len(self.prefix) :]):
-                entries[name] = _listed(name[len(self.prefix) :], obj)
+                entries[name] = _listed(name[len(self.prefix) :], obj, self.etags_are_md5)
         return [entries[name] for name in sorted(entries, key=str.encode)]
 
     async def _walk(self, full: str) -> AsyncIterator[ObjectMeta]:
@@ -698,7 +707,7 @@ class ObstoreStore(RemoteStoreSettings):
                 if name.endswith("/"):
                     seen.add(name)
                     checked.add(name)
-                yield _listed(name[cut:], obj)
+                yield _listed(name[cut:], obj, self.etags_are_md5)
             with self._errors("list", full or "/"):
                 batch = await anext(stream, [])
 
@@ -1051,7 +1060,9 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0][:200] if text else "no detail"
 
 
-def _meta(key: str, meta: Mapping[str, Any], attributes: Mapping[str, str]) -> ObjectMeta:
+def _meta(
+    key: str, meta: Mapping[str, Any], attributes: Mapping[str, str], vouch: bool
+) -> ObjectMeta:
     etag = _unquote(meta.get("e_tag"))
     return ObjectMeta(
         key=key,
@@ -1060,11 +1071,11 @@ def _meta(key: str, meta: Mapping[str, Any], attributes: Mapping[str, str]) -> O
         etag=etag,
         content_type=attributes.get("Content-Type"),
         metadata={k.lower(): v for k, v in attributes.items() if k.lower() not in _ATTRIBUTE_NAMES},
-        etag_is_md5=_is_md5(etag),
+        etag_is_md5=vouch and _is_md5(etag),
     )
 
 
-def _listed(key: str, obj: Mapping[str, Any]) -> ObjectMeta:
+def _listed(key: str, obj: Mapping[str, Any], vouch: bool) -> ObjectMeta:
     """A listing entry: S3 listings carry no content type or user metadata. An empty
     entry's ETag is not vouched for: through Swift's S3 API, a DLO lists as its empty
     manifest (its HEAD has the real size)."""
@@ -1074,5 +1085,5 @@ def _listed(key: str, obj: Mapping[str, Any]) -> ObjectMeta:
         size=size,
         last_modified=obj["last_modified"].astimezone(UTC),
         etag=etag,
-        etag_is_md5=_is_md5(etag) and (size > 0 or key.endswith("/")),
+        etag_is_md5=vouch and _is_md5(etag) and (size > 0 or key.endswith("/")),
     )

@@ -1212,10 +1212,15 @@ def _meta_from_listing(key: str, entry: Mapping[str, Any]) -> ObjectMeta:
     wrongly skipped).
     A DLO manifest or a symlink lists as an empty object: the ETag of an empty entry
     is not vouched for, a HEAD or a read tells. Folder markers are ours, never DLOs.
+    In a versioned container, every entry is a symlink listed with its version's own
+    size and hash: vouched for.
     """
     when = datetime.fromisoformat(entry["last_modified"]).replace(tzinfo=UTC, microsecond=0)
     size = int(entry["bytes"])
-    stand_in = (size == 0 and not key.endswith("/")) or "symlink_path" in entry
+    # (An entry of a versioned container is a symlink to its version, listed with
+    # that version's size and hash: no stand-in.)
+    symlink = "symlink_path" in entry and not entry.get("version_symlink")
+    stand_in = (size == 0 and not key.endswith("/")) or symlink
     return ObjectMeta(
         key=key,
         size=size,
