@@ -123,6 +123,9 @@ _CREDENTIAL_CODES = frozenset(
         "TokenRefreshRequired",
     }
 )
+#: S3 error codes for a body that arrived other than it was signed or summed (SigV4 signs
+#: its SHA-256): nothing was stored, and another try may well pass.
+_DAMAGED_CODES = frozenset({"XAmzContentSHA256Mismatch", "BadDigest"})
 #: S3 error codes that say "try again later" (AWS's advice for each).
 _RETRYABLE_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown"})
 #: obstore's message for a key a DeleteObjects answer (HTTP 200) lists as an <Error>.
@@ -498,6 +501,8 @@ class ObstoreStore(RemoteStoreSettings):
                     if chunk:
                         state.size += len(chunk)
                         yield chunk
+            except GeneratorExit:  # obstore stopped reading: its own error tells why
+                raise
             except BaseException as exc:  # the caller's body broke: obstore aborts the upload
                 state.body_error = exc
                 raise
@@ -845,6 +850,11 @@ class ObstoreStore(RemoteStoreSettings):
             return Transient(message) if code in _RETRYABLE_CODES else Unavailable(message)
         if status == 404:
             return NotFound(message)
+        if code in _DAMAGED_CODES:
+            return Transient(
+                f"cannot {action} {where}: the upload was corrupted on the way ({self.kind}'s "
+                "SHA-256 of what it received differs from what was sent); nothing was stored"
+            )
         if status in (409, 412):  # 409: AWS's ConditionalRequestConflict
             return PreconditionFailed(message)
         if status == 501:
