@@ -137,7 +137,7 @@ def test_an_outside_write_is_seen_and_no_edit_is_lost(rtc_lab, swift):
         assert any("Alice's edit" in text for text in kept), kept
 
     in_browser(rtc_lab, "rtc-outside", scenario)
-    assert "was replaced by another writer" in rtc_lab.log.read_text()
+    assert "replaced by another writer" in rtc_lab.log.read_text()
 
 
 def test_idle_documents_cost_one_small_request_per_poll(rtc_lab, swift, swift_aio):
