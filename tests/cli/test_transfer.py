@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import tracemalloc
 from collections import Counter
@@ -17,6 +16,7 @@ from bookstore import errors, transfer
 from bookstore.stores.base import ObjectMeta, Store
 from bookstore.stores.registry import open_store
 from kinds import s3_options, unique
+from swift_objects import put_large_objects
 
 MiB = 1 << 20
 
@@ -170,39 +170,6 @@ class CountingReads:
     async def get_stream(self, key: str, *, chunk_size: int = 1 << 20):
         self.reads[key] += 1
         return await self.store.get_stream(key, chunk_size=chunk_size)
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-async def put_large_objects(store, data: bytes) -> None:
-    """``slo.bin`` (a static large object) and ``dlo.bin`` (a dynamic one) in a SwiftStore's
-    container, each ``data`` in 1 MiB segments kept in ``<container>_segments``."""
-    segments = store.container + "_segments"
-    parts = [data[i : i + MiB] for i in range(0, len(data), MiB)]
-
-    def make(c) -> None:
-        c.put_container(segments)
-        manifest = []
-        for i, part in enumerate(parts):
-            c.put_object(segments, f"slo/{i:03d}", part)
-            c.put_object(segments, f"dlo/{i:03d}", part)
-            manifest.append({"path": f"/{segments}/slo/{i:03d}", "etag": md5(part)})
-        c.put_object(
-            store.container,
-            store.prefix + "slo.bin",
-            json.dumps(manifest),
-            query_string="multipart-manifest=put",
-        )
-        c.put_object(
-            store.container,
-            store.prefix + "dlo.bin",
-            b"",
-            headers={"X-Object-Manifest": f"{segments}/dlo/"},
-        )
-
-    await store.call(make)
 
 
 async def test_a_changed_object_of_the_same_size_is_read_once(store):

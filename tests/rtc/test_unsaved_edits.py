@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import nbformat
 import pytest
@@ -112,11 +113,18 @@ async def stop_the_store(store, monkeypatch) -> Callable[[], None]:
     return down.clear
 
 
-async def test_a_save_that_failed_is_made_once_the_store_is_back(store, monkeypatch):
+async def edited_while_the_store_is_down(store, monkeypatch) -> tuple[DocumentRoom, Any]:
+    """A room edited while every put fails (its save follows 0.3 s later, and fails), with
+    Bookstore's retries 0.5 s apart; and the function that ends the outage."""
     monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
     room = await open_room(store)
     store_is_back = await stop_the_store(store, monkeypatch)
     edit(room)
+    return room, store_is_back
+
+
+async def test_a_save_that_failed_is_made_once_the_store_is_back(store, monkeypatch):
+    room, store_is_back = await edited_while_the_store_is_down(store, monkeypatch)
     await asyncio.sleep(1)  # the room's save was tried, and failed; no edit follows
     store_is_back()
     await asyncio.sleep(2)
@@ -128,10 +136,7 @@ async def test_a_save_that_failed_is_made_once_the_store_is_back(store, monkeypa
 async def test_a_room_closed_while_the_store_is_down_leaves_its_edits_in_the_history(
     store, monkeypatch
 ):
-    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
-    room = await open_room(store)
-    store_is_back = await stop_the_store(store, monkeypatch)
-    edit(room)
+    room, store_is_back = await edited_while_the_store_is_down(store, monkeypatch)
     await asyncio.sleep(0.6)  # the room's save was tried, and failed; not tried again yet
     room.closed()
     await room.stop()
@@ -165,10 +170,7 @@ async def test_a_room_without_edits_keeps_no_checkpoint_when_replaced(store, pat
 
 
 async def test_a_retry_that_meets_another_writer_lets_the_room_reload(store, monkeypatch):
-    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
-    room = await open_room(store)
-    store_is_back = await stop_the_store(store, monkeypatch)
-    edit(room)
+    room, store_is_back = await edited_while_the_store_is_down(store, monkeypatch)
     await asyncio.sleep(0.4)  # the room's save was tried, and failed
     await store.real_put("doc.ipynb", nb_bytes("outside"))
     store_is_back()
@@ -182,10 +184,7 @@ async def test_a_retry_that_meets_another_writer_lets_the_room_reload(store, mon
 
 
 async def test_a_room_reopened_before_the_retry_leaves_its_edits_in_the_history(store, monkeypatch):
-    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
-    room = await open_room(store)
-    store_is_back = await stop_the_store(store, monkeypatch)
-    edit(room)
+    room, store_is_back = await edited_while_the_store_is_down(store, monkeypatch)
     await asyncio.sleep(0.4)  # the room's save was tried, and failed
     room.reopened()
     store_is_back()
@@ -196,10 +195,7 @@ async def test_a_room_reopened_before_the_retry_leaves_its_edits_in_the_history(
 
 
 async def test_a_failing_retry_backs_off(store, monkeypatch):
-    monkeypatch.setattr(rtc, "RETRY_FIRST", 0.5)
-    room = await open_room(store)
-    store_is_back = await stop_the_store(store, monkeypatch)
-    edit(room)
+    room, store_is_back = await edited_while_the_store_is_down(store, monkeypatch)
     await asyncio.sleep(3.2)  # the room's try, then ours at 0.5, 1, 2 s, 4 s...
     store_is_back()
     room.cm.rooms.close()  # as the server stopping: the retry ends

@@ -7,7 +7,6 @@ which need a server that fails on cue: a tiny ``http.server`` on loopback.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
@@ -37,6 +36,7 @@ from bookstore.stores.base import IfMatch, Store, list_all
 from bookstore.stores.registry import open_store
 from bookstore.stores.retry import RetryPolicy, parse_retry_after
 from bookstore.stores.swift import BULK_DELETE_BATCH, TEMP_DIR, SwiftStore, V1Auth
+from swift_objects import md5, put_large_objects
 
 MiB = 1 << 20
 
@@ -800,40 +800,6 @@ async def test_temporaries_are_never_listed_and_stale_ones_are_swept(swift_aio):
 
 
 # --- large objects: an ETag that is no MD5 of the bytes -------------------------------------
-
-
-async def put_large_objects(store: SwiftStore, data: bytes) -> None:
-    """``slo.bin`` (static large object) and ``dlo.bin`` (dynamic) under the store's prefix,
-    each ``data`` in 1 MiB segments kept in ``<container>_segments``, as ``swift upload
-    -S`` makes them."""
-    segments = store.container + "_segments"
-    parts = [data[i : i + MiB] for i in range(0, len(data), MiB)]
-
-    def make(c) -> None:
-        c.put_container(segments)
-        manifest = []
-        for i, part in enumerate(parts):
-            c.put_object(segments, f"slo/{i:03d}", part)
-            c.put_object(segments, f"dlo/{i:03d}", part)
-            manifest.append({"path": f"/{segments}/slo/{i:03d}", "etag": md5(part)})
-        c.put_object(
-            store.container,
-            store.prefix + "slo.bin",
-            json.dumps(manifest),
-            query_string="multipart-manifest=put",
-        )
-        c.put_object(
-            store.container,
-            store.prefix + "dlo.bin",
-            b"",
-            headers={"X-Object-Manifest": f"{segments}/dlo/"},
-        )
-
-    await store.call(make)
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
 
 
 async def test_large_objects_say_their_etag_is_no_md5(swift):
