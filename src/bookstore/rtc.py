@@ -13,6 +13,7 @@ import asyncio
 import functools
 import posixpath
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from logging import Logger
 from typing import Any
@@ -76,24 +77,31 @@ class MemoryYStore(LoggingConfigurable, BaseYStore, metaclass=_Meta):
         self._updates: list[tuple[bytes, bytes, float]] = []
         self._bytes = 0  # of the updates kept
         self._state_bytes = 0  # of the last squash's document state
+        self._squashing = False
 
     async def write(self, data: bytes) -> None:
         self._updates.append((data, await self.get_metadata(), time.time()))
         self._bytes += len(data)
-        if len(self._updates) > self.squash_after or self._bytes > max(
-            self.squash_bytes, 2 * self._state_bytes
+        if not self._squashing and (
+            len(self._updates) > self.squash_after
+            or self._bytes > max(self.squash_bytes, 2 * self._state_bytes)
         ):
-            self._squash()
+            self._squashing = True
+            try:
+                await self._squash()
+            finally:
+                self._squashing = False
 
-    def _squash(self) -> None:
-        """All updates as one: the state of a document they built (deleted content gone)."""
-        doc: Doc = Doc()
-        for update, _, _ in self._updates:
-            doc.apply_update(update)
-        state = doc.get_update()
-        _, metadata, when = self._updates[-1]
-        self._updates = [(state, metadata, when)]
-        self._bytes = self._state_bytes = len(state)
+    async def _squash(self) -> None:
+        """The updates so far as one: the state of a document they built (deleted content
+        gone), built in a worker thread (a big document takes a while); updates written
+        meanwhile stay after it."""
+        count = len(self._updates)
+        state = await anyio.to_thread.run_sync(_state_of, [u for u, _, _ in self._updates])
+        _, metadata, when = self._updates[count - 1]
+        self._updates[:count] = [(state, metadata, when)]
+        self._state_bytes = len(state)
+        self._bytes = sum(len(update) for update, _, _ in self._updates)
 
     async def read(self) -> AsyncIterator[tuple[bytes, bytes, float]]:  # type: ignore[override]
         if not self._updates:
@@ -127,11 +135,24 @@ RESAVES = 3
 Keep = Callable[[str, bytes, str], Awaitable[Any]]
 
 
+def _state_of(updates: list[bytes]) -> bytes:
+    doc: Doc = Doc()
+    for update in updates:
+        doc.apply_update(update)
+    return doc.get_update()
+
+
 def room_content(room: Any) -> dict[str, Any]:
     """What a collaboration room holds now, edits not yet saved included, as its save
-    would send it: ``{"type", "format", "content"}``."""
-    document = YDOCS.get(room.file_type, YDOCS["file"])(room.ydoc)
-    return {"type": room.file_type, "format": room.file_format, "content": document.get()}
+    would send it: ``{"type", "format", "content"}``. Read from a copy of the room's
+    document: reading renews repeated cell ids, which must not edit the room."""
+    snapshot: Doc = Doc()
+    snapshot.apply_update(room.ydoc.get_update())
+    document = YDOCS.get(room.file_type, YDOCS["file"])(snapshot)
+    with warnings.catch_warnings():  # "Non-unique cell ID ... Corrected": in the copy only
+        warnings.simplefilter("ignore", UserWarning)
+        content = document.get()
+    return {"type": room.file_type, "format": room.file_format, "content": content}
 
 
 def room_bytes(model: dict[str, Any]) -> bytes | None:

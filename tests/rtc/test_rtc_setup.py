@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 from jupyter_server_fileid.manager import ArbitraryFileIdManager
+from jupyter_ydoc import YNotebook
 from nbformat.v4 import new_code_cell, new_notebook
 from pycrdt import Doc, Text
 from pycrdt.store import YDocNotFound
 
-from bookstore.rtc import BookstoreFileIdManager, MemoryYStore
+from bookstore.rtc import BookstoreFileIdManager, MemoryYStore, room_content
 
 
 async def test_memory_ystore_gives_back_a_documents_history():
@@ -138,3 +140,15 @@ async def test_a_rooms_unsaved_edits_are_kept_when_another_writer_replaces_the_f
         for c in await cm.list_checkpoints(path)
     ]
     assert any(b"typed in the room" in data for _, data in kept)
+
+
+def test_reading_a_rooms_content_leaves_the_room_as_it_was():
+    # jupyter_ydoc renews repeated cell ids as it reads them: in a copy, not in the room.
+    nb = new_notebook(cells=[new_code_cell("a", id="same"), new_code_cell("b", id="same")])
+    shared = YNotebook()
+    shared.set(nb)
+    room = SimpleNamespace(ydoc=shared.ydoc, file_type="notebook", file_format="json")
+    before = shared.ydoc.get_update()
+    ids = [c["id"] for c in room_content(room)["content"]["cells"]]
+    assert ids[0] == "same" and ids[1] != "same"
+    assert shared.ydoc.get_update() == before
