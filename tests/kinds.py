@@ -54,18 +54,23 @@ def s3_options(swift) -> dict[str, str]:
     }
 
 
-def s3_bucket(swift, **headers: str) -> str:
-    """A new, empty bucket. S3Store doesn't create buckets; an s3api bucket is a Swift
-    container, so swiftclient makes it (``headers``: e.g. X-Versions-Enabled)."""
+def new_container(swift, kind: str = "c", **headers: str) -> str:
+    """A new, empty container made by swiftclient (``headers``: e.g. X-Versions-Enabled)."""
     from swiftclient.client import Connection
 
-    name = unique("b")
+    name = unique(kind)
     conn = Connection(authurl=swift.auth_url, user=swift.user, key=swift.key, retries=2)
     try:
         conn.put_container(name, headers=headers or None)
     finally:
         conn.close()
     return name
+
+
+def s3_bucket(swift, **headers: str) -> str:
+    """A new, empty bucket. S3Store doesn't create buckets; an s3api bucket is a Swift
+    container, so swiftclient makes it."""
+    return new_container(swift, "b", **headers)
 
 
 @pytest.fixture

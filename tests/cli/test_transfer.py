@@ -15,7 +15,7 @@ from traitlets.config import Config
 from bookstore import errors, transfer
 from bookstore.stores.base import ObjectMeta, Store
 from bookstore.stores.registry import open_store
-from kinds import s3_options, unique
+from kinds import new_container, s3_options, unique
 from swift_objects import put_large_objects
 
 MiB = 1 << 20
@@ -128,14 +128,7 @@ async def test_missing_source_is_not_found(tmp_path):
 async def test_permission_denied_stops_the_run(swift_aio):
     """A destination we may read but not write: the first refusal ends the run (raised),
     instead of one failure per object."""
-    from swiftclient.client import Connection
-
-    container = unique("ro")
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    try:
-        conn.put_container(container, headers={"X-Container-Read": "test:tester3"})
-    finally:
-        conn.close()
+    container = new_container(swift_aio, "ro", **{"X-Container-Read": "test:tester3"})
     src = open_store(f"memory://{unique('src')}")
     for i in range(20):
         await src.put(f"f{i:02d}.txt", b"x")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import nbformat
@@ -16,23 +17,41 @@ from pycrdt.store import YDocNotFound
 from bookstore.rtc import BookstoreFileIdManager, MemoryYStore, room_content
 
 
+async def write_edits(store: MemoryYStore, edit: Callable[[Text], None]) -> None:
+    """What ``edit`` does to a shared text, written to ``store`` update by update."""
+    doc = Doc()
+    doc["text"] = text = Text()
+    updates: list[bytes] = []
+    doc.observe(lambda event: updates.append(event.update))
+    edit(text)
+    for update in updates:
+        await store.write(update)
+
+
+async def text_in(store: MemoryYStore) -> str:
+    """The shared text a document rebuilt from ``store`` holds."""
+    copy = Doc()
+    copy["text"] = copied = Text()
+    await store.apply_updates(copy)
+    return str(copied)
+
+
+def kept_bytes(store: MemoryYStore) -> int:
+    return sum(len(update) for update, _, _ in store._updates)
+
+
 async def test_memory_ystore_gives_back_a_documents_history():
     store = MemoryYStore(path="json:notebook:some-id", squash_after=3)
     with pytest.raises(YDocNotFound):
         await store.apply_updates(Doc())  # nothing yet: the room loads from the store
-    doc = Doc()
-    doc["text"] = text = Text()
-    doc.observe(lambda event: updates.append(event.update))
-    updates: list[bytes] = []
-    for word in ("one ", "two ", "three ", "four ", "five"):
-        text += word
-    for update in updates:
-        await store.write(update)
+
+    def words(text: Text) -> None:
+        for word in ("one ", "two ", "three ", "four ", "five"):
+            text += word
+
+    await write_edits(store, words)
     assert len(store._updates) <= 3  # squashed: memory stays bounded
-    copy = Doc()
-    copy["text"] = copied = Text()
-    await store.apply_updates(copy)
-    assert str(copied) == "one two three four five"
+    assert await text_in(store) == "one two three four five"
 
 
 @pytest.mark.parametrize("cls", [ArbitraryFileIdManager, BookstoreFileIdManager])
@@ -88,36 +107,28 @@ async def test_bookstore_chooses_memory_history_and_its_file_ids(jp_serverapp):
 async def test_memory_ystore_forgets_deleted_content():
     """A cell's outputs replaced at every run: history must not keep every old output."""
     store = MemoryYStore(path="json:notebook:some-id", squash_after=50)
-    doc = Doc()
-    doc["text"] = text = Text()
-    updates: list[bytes] = []
-    doc.observe(lambda event: updates.append(event.update))
-    for run in range(300):
-        text += f"output of run {run} " + "x" * 100_000
-        del text[0 : len(text)]
-    text += "last"
-    for update in updates:
-        await store.write(update)
-    kept = sum(len(update) for update, _, _ in store._updates)
-    assert kept < 1_000_000  # merging alone kept all 30 MB of deleted outputs
-    copy = Doc()
-    copy["text"] = copied = Text()
-    await store.apply_updates(copy)
-    assert str(copied) == "last"
+
+    def runs(text: Text) -> None:
+        for run in range(300):
+            text += f"output of run {run} " + "x" * 100_000
+            del text[0 : len(text)]
+        text += "last"
+
+    await write_edits(store, runs)
+    assert kept_bytes(store) < 1_000_000  # merging alone kept all 30 MB of deleted outputs
+    assert await text_in(store) == "last"
 
 
 async def test_memory_ystore_bounds_bytes_as_well_as_updates():
     store = MemoryYStore(path="json:notebook:some-id", squash_bytes=1_000_000)
-    doc = Doc()
-    doc["text"] = text = Text()
-    updates: list[bytes] = []
-    doc.observe(lambda event: updates.append(event.update))
-    for _ in range(40):  # fewer updates than squash_after, each one big
-        text += "y" * 100_000
-        del text[0 : len(text)]
-    for update in updates:
-        await store.write(update)
-    assert sum(len(update) for update, _, _ in store._updates) <= 1_000_000
+
+    def big_edits(text: Text) -> None:
+        for _ in range(40):  # fewer updates than squash_after, each one big
+            text += "y" * 100_000
+            del text[0 : len(text)]
+
+    await write_edits(store, big_edits)
+    assert kept_bytes(store) <= 1_000_000
 
 
 async def test_a_rooms_unsaved_edits_are_kept_when_another_writer_replaces_the_file(

@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
-from swiftclient.client import Connection
 from traitlets.config import Config
 
 from bookstore.errors import (
@@ -36,6 +35,7 @@ from bookstore.stores.base import IfMatch, Store, list_all
 from bookstore.stores.registry import open_store
 from bookstore.stores.retry import RetryPolicy, parse_retry_after
 from bookstore.stores.swift import BULK_DELETE_BATCH, TEMP_DIR, SwiftStore, V1Auth
+from kinds import new_container
 from swift_objects import md5, put_large_objects
 
 MiB = 1 << 20
@@ -829,12 +829,7 @@ async def test_large_objects_say_their_etag_is_no_md5(swift):
 async def test_a_versioned_containers_entries_are_vouched_for(swift_aio):
     # Object versioning lists every object as a symlink to its current version, with
     # that version's size and hash: plain objects, to be trusted as such.
-    container = unique("v")
-    conn = Connection(authurl=swift_aio.auth_url, user=swift_aio.user, key=swift_aio.key)
-    try:
-        conn.put_container(container, headers={"X-Versions-Enabled": "true"})
-    finally:
-        conn.close()
+    container = new_container(swift_aio, "v", **{"X-Versions-Enabled": "true"})
     store = SwiftStore(container=container, **creds(swift_aio))
     try:
         await store.put("a.txt", b"one")
